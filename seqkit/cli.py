@@ -1,0 +1,69 @@
+"""The ``seqkit`` command.
+
+``seqkit fit|validate|test|predict --config FILE.yaml`` runs Lightning's CLI, where the
+model and data are any classes named by ``class_path``.  Other subcommands
+(``transcribe``, ``check-data``) are plain argparse programs in :mod:`seqkit.commands`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+COMMANDS = {
+    "transcribe": "seqkit.commands.transcribe",
+    "check-data": "seqkit.commands.check_data",
+}
+
+
+class SeqkitCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser) -> None:
+        # Sizes that follow from the data are linked, never typed twice.
+        # The model owns its sample rate (it is saved with the checkpoint); the data resamples to it.
+        parser.link_arguments("model.init_args.features.init_args.sample_rate", "data.init_args.sample_rate")
+        parser.link_arguments("data.tokenizer_state", "model.init_args.tokenizer", apply_on="instantiate")
+        # The duration sampler shards batches across ranks itself.
+        parser.set_defaults({"trainer.use_distributed_sampler": False})
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        if trainer_config.get("logger") in (None, True):
+            kwargs["logger"] = default_loggers(trainer_config.get("default_root_dir") or os.getcwd())
+        return super().instantiate_trainer(**kwargs)
+
+
+def default_loggers(root: str | Path) -> list:
+    """CSV and TensorBoard logs in one run directory, ``ROOT/version_N`` (N = next free)."""
+    root = Path(root)
+    taken = [int(m.group(1)) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
+    version = f"version_{max(taken, default=-1) + 1}"
+    return [CSVLogger(root, name="", version=version), TensorBoardLogger(root, name="", version=version)]
+
+
+def lightning_main(args: list[str] | None = None) -> SeqkitCLI:
+    return SeqkitCLI(
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"parser_mode": "yaml"},
+        args=args,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in COMMANDS:
+        import importlib
+
+        sys.exit(importlib.import_module(COMMANDS[args[0]]).main(args[1:]))
+    lightning_main(argv)  # None: Lightning reads sys.argv itself
+
+
+if __name__ == "__main__":
+    main()

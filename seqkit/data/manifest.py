@@ -1,0 +1,132 @@
+"""JSONL manifests: one utterance a line.
+
+Each line is a JSON object with ``id``, ``audio`` (a path relative to the manifest's
+folder), ``duration`` (seconds), ``text`` and ``speaker``.  Every problem is reported
+with the manifest's path and line number, so a user can open the file and fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+REQUIRED_FIELDS = ("id", "audio", "duration", "text")
+
+
+class ManifestError(ValueError):
+    """A manifest line that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    id: str
+    audio: str  # resolved absolute path
+    duration: float
+    text: str
+    speaker: str = ""
+    line: int = 0  # 1-based line in the manifest, for error messages
+    manifest: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.manifest}:{self.line} (id={self.id})"
+
+
+def resolve_audio_path(manifest: Path, audio: str, data_root: Path | None = None) -> Path:
+    """Resolve ``audio`` under ``data_root`` (default: the manifest's folder).
+
+    Absolute paths and ``..`` escapes are rejected: a manifest must not point outside
+    its data root.
+    """
+    root = (data_root or manifest.parent).resolve()
+    if os.path.isabs(audio):
+        raise ManifestError(f"absolute audio path {audio!r} is not allowed; make it relative to {root}")
+    path = (root / audio).resolve()
+    if not path.is_relative_to(root):
+        raise ManifestError(f"audio path {audio!r} escapes the data root {root}")
+    return path
+
+
+def parse_manifest_line(raw: str, manifest: Path, line: int, data_root: Path | None = None) -> Utterance:
+    where = f"{manifest}:{line}"
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ManifestError(f"{where}: malformed JSON: {err.msg}") from None
+    if not isinstance(record, dict):
+        raise ManifestError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    missing = [key for key in REQUIRED_FIELDS if key not in record]
+    if missing:
+        raise ManifestError(f"{where}: missing field(s) {', '.join(missing)}")
+    try:
+        duration = float(record["duration"])
+    except (TypeError, ValueError):
+        raise ManifestError(f"{where}: duration {record['duration']!r} is not a number") from None
+    if not duration > 0:
+        raise ManifestError(f"{where}: duration must be positive, got {duration}")
+    if not isinstance(record["text"], str) or not isinstance(record["audio"], str):
+        raise ManifestError(f"{where}: 'text' and 'audio' must be strings")
+    try:
+        audio = resolve_audio_path(manifest, record["audio"], data_root)
+    except ManifestError as err:
+        raise ManifestError(f"{where}: {err}") from None
+    return Utterance(
+        id=str(record["id"]),
+        audio=str(audio),
+        duration=duration,
+        text=record["text"],
+        speaker=str(record.get("speaker", "")),
+        line=line,
+        manifest=str(manifest),
+    )
+
+
+def read_manifest(path: str | os.PathLike, data_root: str | os.PathLike | None = None) -> list[Utterance]:
+    """Read every utterance; raise :class:`ManifestError` on the first bad line or duplicate id."""
+    manifest = Path(path)
+    if not manifest.is_file():
+        raise ManifestError(f"manifest {manifest} does not exist")
+    root = Path(data_root) if data_root is not None else None
+    utterances: list[Utterance] = []
+    seen: dict[str, int] = {}
+    with open(manifest, encoding="utf-8") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            utt = parse_manifest_line(raw, manifest, line_number, root)
+            if utt.id in seen:
+                raise ManifestError(f"{manifest}:{line_number}: duplicate id {utt.id!r} (first on line {seen[utt.id]})")
+            seen[utt.id] = line_number
+            utterances.append(utt)
+    if not utterances:
+        raise ManifestError(f"manifest {manifest} has no utterances")
+    return utterances
+
+
+def write_manifest(path: str | os.PathLike, records: Iterable[dict]) -> int:
+    """Write ``records`` (dicts with the manifest fields, ``audio`` relative to ``path``'s folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for record in records:
+            for key in REQUIRED_FIELDS:
+                if key not in record:
+                    raise ValueError(f"record {record!r} lacks {key!r}")
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    os.replace(tmp, path)  # atomic: a crash never leaves half a manifest
+    return count
+
+
+def utterance_record(utt: Utterance, relative_to: Path) -> dict:
+    """The manifest dict of ``utt`` with its audio path relative to ``relative_to``."""
+    record = asdict(utt)
+    record.pop("line")
+    record.pop("manifest")
+    record["audio"] = os.path.relpath(utt.audio, relative_to)
+    return record

@@ -1,0 +1,19 @@
+"""Where shared corpora live: ``$SEQKIT_DATA``, else ``../shared/data`` beside the repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_PLACEHOLDER = "${SEQKIT_DATA}"
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("SEQKIT_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+def expand_data_path(path: str) -> str:
+    """Replace ``${SEQKIT_DATA}`` in a config path with :func:`default_data_dir`."""
+    return path.replace(_PLACEHOLDER, str(default_data_dir()))

@@ -1,0 +1,106 @@
+"""Duration-bucketed batch sampler, sharded across DDP ranks.
+
+Utterances of similar length go in the same batch (little padding); a batch holds at most
+``max_batch_seconds`` of *padded* audio.  Each epoch reshuffles within buckets and the
+order of batches.  Under DDP every rank builds the same batch list from the same seed and
+takes every ``world_size``-th batch, so ranks are disjoint and together see every utterance
+exactly once per epoch.  The batch count is made divisible by the world size by splitting
+the largest batches, never by repeating or dropping utterances.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Iterator, Sequence
+
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+class DurationBatchSampler(Sampler[list[int]]):
+    def __init__(
+        self,
+        durations: Sequence[float],
+        max_batch_seconds: float,
+        num_buckets: int = 20,
+        shuffle: bool = True,
+        seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        if max_batch_seconds <= 0:
+            raise ValueError("max_batch_seconds must be positive")
+        self.durations = list(durations)
+        self.max_batch_seconds = max_batch_seconds
+        self.num_buckets = max(1, num_buckets)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+        # Resolved lazily: the data loader is built after DDP has initialised the process group.
+        self._num_replicas = num_replicas
+        self._rank = rank
+
+    @property
+    def num_replicas(self) -> int:
+        return self._num_replicas if self._num_replicas is not None else _world()[0]
+
+    @property
+    def rank(self) -> int:
+        return self._rank if self._rank is not None else _world()[1]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _order(self, rng: random.Random) -> list[int]:
+        order = sorted(range(len(self.durations)), key=self.durations.__getitem__)
+        if not self.shuffle:
+            return order
+        # Shuffle within equal-size buckets of the sorted order: similar lengths stay together.
+        size = math.ceil(len(order) / self.num_buckets)
+        shuffled: list[int] = []
+        for start in range(0, len(order), size):
+            bucket = order[start : start + size]
+            rng.shuffle(bucket)
+            shuffled.extend(bucket)
+        return shuffled
+
+    def all_batches(self) -> list[list[int]]:
+        """Every rank's batches for this epoch, in order (rank r takes ``[r::world]``)."""
+        rng = random.Random(self.seed + self.epoch)
+        batches: list[list[int]] = []
+        current: list[int] = []
+        longest = 0.0
+        for index in self._order(rng):
+            duration = self.durations[index]
+            if current and max(longest, duration) * (len(current) + 1) > self.max_batch_seconds:
+                batches.append(current)
+                current, longest = [], 0.0
+            current.append(index)
+            longest = max(longest, duration)
+        if current:
+            batches.append(current)
+        world = self.num_replicas
+        while len(batches) % world:
+            largest = max(range(len(batches)), key=lambda i: len(batches[i]))
+            if len(batches[largest]) < 2:
+                raise ValueError(
+                    f"{len(self.durations)} utterances cannot be split into a multiple of {world} batches"
+                )
+            half = len(batches[largest]) // 2
+            batches[largest:largest + 1] = [batches[largest][:half], batches[largest][half:]]
+        if self.shuffle:
+            rng.shuffle(batches)
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.all_batches()[self.rank :: self.num_replicas]
+
+    def __len__(self) -> int:
+        return len(self.all_batches()) // self.num_replicas

@@ -1,0 +1,165 @@
+"""Speech data: a manifest-backed dataset, padding collate, and the Lightning data module.
+
+A batch is a plain dict of tensors and lists (never a PackedSequence):
+
+    waveforms (B, S) float32, lengths (B,) int64, targets (sum L,) int64 concatenated,
+    target_lengths (B,) int64, ids / texts / speakers: lists of B strings.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from seqkit.data.audio import AudioError, load_audio
+from seqkit.data.manifest import Utterance, read_manifest
+from seqkit.data.paths import expand_data_path
+from seqkit.data.sampler import DurationBatchSampler
+from seqkit.data.tokenizer import CharTokenizer, Tokenizer
+
+log = logging.getLogger(__name__)
+BadPolicy = Literal["error", "skip"]
+
+
+class SpeechDataset(Dataset):
+    """Loads one utterance's audio and token ids; ``None`` for an unreadable file under ``skip``."""
+
+    def __init__(self, utterances: list[Utterance], tokenizer: Tokenizer, sample_rate: int, on_bad: BadPolicy) -> None:
+        self.utterances = utterances
+        self.tokenizer = tokenizer
+        self.sample_rate = sample_rate
+        self.on_bad = on_bad
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def __getitem__(self, index: int) -> dict | None:
+        utt = self.utterances[index]
+        try:
+            waveform = load_audio(utt.audio, self.sample_rate, where=utt.where)
+        except AudioError as err:
+            if self.on_bad == "error":
+                raise
+            log.warning("skipping bad utterance: %s", err)
+            return {"skipped": utt.id, "reason": str(err)}
+        return {
+            "waveform": waveform,
+            "targets": torch.tensor(self.tokenizer.encode(utt.text), dtype=torch.long),
+            "id": utt.id,
+            "text": self.tokenizer.normalize(utt.text),
+            "speaker": utt.speaker,
+        }
+
+
+def collate_speech(items: list[dict]) -> dict:
+    """Pad waveforms to the longest and concatenate CTC targets (see module docstring)."""
+    skipped = [item["skipped"] for item in items if "skipped" in item]
+    items = [item for item in items if "skipped" not in item]
+    lengths = torch.tensor([item["waveform"].numel() for item in items], dtype=torch.long)
+    waveforms = torch.zeros(len(items), int(lengths.max()) if items else 0)
+    for row, item in enumerate(items):
+        waveforms[row, : item["waveform"].numel()] = item["waveform"]
+    return {
+        "waveforms": waveforms,
+        "lengths": lengths,
+        "targets": torch.cat([item["targets"] for item in items]) if items else torch.zeros(0, dtype=torch.long),
+        "target_lengths": torch.tensor([item["targets"].numel() for item in items], dtype=torch.long),
+        "ids": [item["id"] for item in items],
+        "texts": [item["text"] for item in items],
+        "speakers": [item["speaker"] for item in items],
+        "skipped": skipped,
+    }
+
+
+class SpeechDataModule(L.LightningDataModule):
+    """Manifests in, duration-bucketed batches out; fits the tokenizer on the training texts.
+
+    ``on_bad`` decides what happens to a bad utterance (unreadable audio, empty or
+    out-of-vocabulary transcript, label longer than the encoder's output): ``error`` stops
+    with a message naming the manifest line; ``skip`` drops it, counts it, and lists it
+    in the run directory.  Nothing is dropped silently.
+    """
+
+    def __init__(
+        self,
+        train_manifest: str | None = None,
+        val_manifest: str | None = None,
+        test_manifest: str | None = None,
+        data_root: str | None = None,  # audio paths are relative to it; ${SEQKIT_DATA} is expanded
+        tokenizer: Tokenizer | None = None,
+        sample_rate: int = 16000,
+        max_batch_seconds: float = 120.0,
+        num_buckets: int = 30,
+        num_workers: int = 2,
+        on_bad: BadPolicy = "error",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        manifests = {"fit": train_manifest, "validate": val_manifest, "test": test_manifest}
+        self.manifests = {split: expand_data_path(p) if p else None for split, p in manifests.items()}
+        self.data_root = expand_data_path(data_root) if data_root else None
+        self.sample_rate = sample_rate
+        self.max_batch_seconds = max_batch_seconds
+        self.num_buckets = num_buckets
+        self.num_workers = num_workers
+        self.on_bad = on_bad
+        self.seed = seed
+        self.tokenizer = tokenizer or CharTokenizer()
+        self._utterances: dict[str, list[Utterance]] = {}
+        if not self.tokenizer.fitted:
+            if train_manifest is None:
+                raise ValueError("a train_manifest is needed to fit the tokenizer")
+            self.tokenizer.fit(utt.text for utt in self.utterances("fit"))
+
+    @property
+    def tokenizer_state(self) -> dict:
+        """Plain-data tokenizer, linked into the model so the checkpoint carries it."""
+        return self.tokenizer.state()
+
+    def utterances(self, split: str) -> list[Utterance]:
+        if split not in self._utterances:
+            path = self.manifests[split]
+            if path is None:
+                raise ValueError(f"no manifest given for {split!r}; set data.{split_arg(split)}")
+            self._utterances[split] = read_manifest(path, self.data_root)
+        return self._utterances[split]
+
+    def set_utterances(self, split: str, utterances: list[Utterance]) -> None:
+        """Replace a split's utterances (after the task's data checks have dropped bad ones)."""
+        self._utterances[split] = utterances
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        utterances = self.utterances(split)
+        dataset = SpeechDataset(utterances, self.tokenizer, self.sample_rate, self.on_bad)
+        sampler = DurationBatchSampler(
+            [u.duration for u in utterances],
+            self.max_batch_seconds,
+            num_buckets=self.num_buckets if shuffle else 1,
+            shuffle=shuffle,
+            seed=self.seed,
+        )
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collate_speech,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("fit", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("validate", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+
+def split_arg(split: str) -> str:
+    return {"fit": "train_manifest", "validate": "val_manifest", "test": "test_manifest"}[split]

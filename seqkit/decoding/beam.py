@@ -1,0 +1,179 @@
+"""CTC beam search with an optional word lexicon and n-gram LM (flashlight via torchaudio).
+
+The decoder is built empty from YAML, then :meth:`BeamSearchDecoder.prepare` writes the
+files flashlight reads (tokens, lexicon, ARPA LM) from the fitted tokenizer and the training
+transcripts, and builds ``torchaudio.models.decoder.ctc_decoder``.
+
+Mapping our tokenizers onto flashlight's conventions:
+
+* Flashlight needs a word-boundary ("silence") token. For the char tokenizer that is the
+  space character, renamed ``|`` (whitespace cannot appear in flashlight's token files).
+  SentencePiece marks word starts inside the pieces and has no such token, so an extra
+  silence column is appended to the emissions with a score it can never win with.
+* Char lexicon spellings end with ``|`` (flashlight only completes a word on its final
+  token), but our targets have no space after the last word; one extra frame that emits
+  ``|`` is appended to every sequence so the last word can be completed.
+* KenLM scores are log10 while emissions are natural-log; ``lm_weight`` absorbs the factor.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from seqkit.data.tokenizer import Tokenizer
+from seqkit.decoding.ngram import estimate_ngram_lm, write_lexicon
+
+log = logging.getLogger(__name__)
+
+# Score of frames/columns the decoder must never choose: finite (not -inf) so flashlight's
+# beam arithmetic stays well-defined, yet far below any real log-probability.
+_NEVER = -1.0e5
+_SIL_CANDIDATES = ("|", "<sil>", "<space>", "<wb>")
+
+
+class BeamSearchDecoder:
+    """Flashlight CTC beam search; lexicon-constrained (optionally with a word LM) or lexicon-free.
+
+    Args:
+        beam_size: hypotheses kept per frame.
+        lm_weight: weight of the word n-gram LM (log10 scores); 0 disables the LM.
+        word_score: score added per emitted word (positive favours more words).
+        ngram_order: order of the n-gram LM estimated from the training transcripts.
+        lexicon_free: decode token sequences without a lexicon (and hence without an LM).
+    """
+
+    def __init__(
+        self,
+        beam_size: int = 32,
+        lm_weight: float = 0.0,
+        word_score: float = 0.0,
+        ngram_order: int = 3,
+        lexicon_free: bool = False,
+    ) -> None:
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if lexicon_free and lm_weight != 0:
+            raise ValueError("a word LM needs a lexicon: set lm_weight=0 with lexicon_free=True")
+        self.beam_size = beam_size
+        self.lm_weight = lm_weight
+        self.word_score = word_score
+        self.ngram_order = ngram_order
+        self.lexicon_free = lexicon_free
+        self._decoder = None
+        self._tokenizer: Tokenizer | None = None
+        self._extra_sil_column = False  # append a silence column to the emissions
+        self._final_sil_frame = False  # append one silence frame to every sequence
+        self._sil_id = -1
+
+    @property
+    def prepared(self) -> bool:
+        return self._decoder is not None
+
+    def prepare(self, tokenizer: Tokenizer, train_texts: list[str] | None, workdir: Path) -> None:
+        """Write tokens/lexicon/LM files into ``workdir`` and build the flashlight decoder.
+
+        The lexicon is every word of ``train_texts`` the tokenizer can spell; the LM is
+        estimated from the same texts when ``lm_weight > 0``. Lexicon decoding needs texts.
+        """
+        from torchaudio.models.decoder import ctc_decoder
+
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        if not tokenizer.fitted:
+            raise ValueError("the tokenizer must be fitted before preparing the decoder")
+        if not self.lexicon_free and not train_texts:
+            raise ValueError("lexicon decoding needs train_texts to build the lexicon")
+
+        tokens = list(tokenizer.tokens)
+        sil = next(s for s in _SIL_CANDIDATES if s not in tokens)
+        has_boundary = tokenizer.kind == "char" and " " in tokens
+        if has_boundary:
+            self._sil_id = tokens.index(" ")
+            tokens[self._sil_id] = sil
+        else:
+            self._sil_id = len(tokens)
+            tokens.append(sil)
+        self._extra_sil_column = not has_boundary
+        # Only char spellings end with the boundary token (see module docstring).
+        self._final_sil_frame = not self.lexicon_free and tokenizer.kind == "char"
+        tokens_path = workdir / "tokens.txt"
+        tokens_path.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
+
+        lexicon_path = lm_path = None
+        if not self.lexicon_free:
+            sentences = [tokenizer.normalize(text).split() for text in train_texts]
+            lexicon_path = workdir / "lexicon.txt"
+            n_words = write_lexicon((w for s in sentences for w in s), tokenizer, lexicon_path, sil)
+            if n_words == 0:
+                raise ValueError("no training word could be spelled with the tokenizer")
+            if self.lm_weight > 0:
+                lm_path = estimate_ngram_lm(sentences, self.ngram_order).write_arpa(workdir / "lm.arpa")
+            log.info("beam search: lexicon of %d words, LM %s", n_words, lm_path or "off")
+
+        self._decoder = ctc_decoder(
+            lexicon=str(lexicon_path) if lexicon_path else None,
+            tokens=str(tokens_path),
+            lm=str(lm_path) if lm_path else None,
+            nbest=1,
+            beam_size=self.beam_size,
+            lm_weight=self.lm_weight,
+            word_score=self.word_score,
+            blank_token=tokens[tokenizer.blank_id],
+            sil_token=sil,
+            unk_word="<unk>",
+        )
+        self._tokenizer = tokenizer
+
+    def _emissions(self, log_probs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Float32, contiguous CPU emissions in flashlight's layout; (B, T', V') and (B,)."""
+        emissions = log_probs.detach().to(device="cpu", dtype=torch.float32)  # (B, T, V)
+        lengths = lengths.detach().to(device="cpu", dtype=torch.long).clamp(max=emissions.shape[1])
+        batch, frames, vocab = emissions.shape
+        if self._extra_sil_column:
+            never = emissions.new_full((batch, frames, 1), _NEVER)
+            emissions = torch.cat([emissions, never], dim=2)  # (B, T, V + 1)
+            vocab += 1
+        if self._final_sil_frame:
+            padded = emissions.new_full((batch, frames + 1, vocab), _NEVER)  # (B, T + 1, V')
+            padded[:, :frames] = emissions
+            # The extra frame goes right after each sequence's last valid frame.
+            padded[torch.arange(batch), lengths] = _NEVER
+            padded[torch.arange(batch), lengths, self._sil_id] = 0.0
+            emissions, lengths = padded, lengths + 1
+        return emissions.contiguous(), lengths
+
+    def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
+        """Best transcript per sequence.
+
+        Args:
+            log_probs: (B, T, V) log-probabilities over the tokenizer's vocabulary.
+            lengths: (B,) valid frames per sequence.
+        """
+        if self._decoder is None or self._tokenizer is None:
+            raise RuntimeError("call prepare() before decode()")
+        if log_probs.dim() != 3 or log_probs.shape[2] != self._tokenizer.vocab_size:
+            raise ValueError(
+                f"log_probs must be (B, T, {self._tokenizer.vocab_size}), got {tuple(log_probs.shape)}"
+            )
+        emissions, lengths = self._emissions(log_probs, lengths)
+        texts: list[str] = []
+        for b in range(emissions.shape[0]):
+            if lengths[b] == 0:
+                texts.append("")  # flashlight returns no hypothesis for an empty input
+                continue
+            # One sequence at a time so empty inputs never reach flashlight.
+            hypos = self._decoder(emissions[b : b + 1], lengths[b : b + 1])[0]
+            texts.append(self._text(hypos[0]) if hypos else "")
+        return texts
+
+    def _text(self, hypo) -> str:
+        if not self.lexicon_free:
+            return " ".join(hypo.words)
+        # Lexicon-free: map token ids back through the tokenizer (drops the extra silence id).
+        vocab = self._tokenizer.vocab_size
+        ids = [i for i in hypo.tokens.tolist() if 0 <= i < vocab and i != self._tokenizer.blank_id]
+        return " ".join(self._tokenizer.decode(ids).split())

@@ -1,0 +1,156 @@
+"""Log-mel filterbank and MFCC features, computed inside the model on the batch's device.
+
+Both take padded waveforms and return padded frames with their lengths:
+``(B, S), (B,) -> (B, T, F), (B,)``.  Frames are not centred, so every valid frame is made
+of real samples only and an utterance's features are the same alone or in a batch.
+The ``librosa`` backend gives the same output contract (and, for MFCC, the same values
+within a tolerance checked by the tests); it runs on the CPU, utterance by utterance.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+import torchaudio.transforms as T
+from torch import Tensor, nn
+
+from seqkit.masking import padding_mask
+
+Backend = Literal["torchaudio", "librosa"]
+_LOG_FLOOR = 1e-6
+
+
+class SpectralFeatures(nn.Module):
+    """Shared framing arithmetic; subclasses compute ``(B, S) -> (B, F, T)`` in ``_compute``."""
+
+    output_size: int
+
+    def __init__(self, sample_rate: int, win_ms: float, hop_ms: float, backend: Backend) -> None:
+        super().__init__()
+        if backend not in ("torchaudio", "librosa"):
+            raise ValueError(f"backend must be 'torchaudio' or 'librosa', got {backend!r}")
+        self.sample_rate = sample_rate
+        self.win_length = int(round(sample_rate * win_ms / 1000))
+        self.hop_length = int(round(sample_rate * hop_ms / 1000))
+        self.n_fft = 1 << (self.win_length - 1).bit_length()  # next power of two
+        self.backend = backend
+
+    def frame_lengths(self, num_samples: Tensor) -> Tensor:
+        """Valid frames for ``num_samples`` samples (0 when shorter than one FFT window)."""
+        # Uncentred STFT frames span n_fft samples (the window is zero-padded to n_fft).
+        frames = torch.div(num_samples - self.n_fft, self.hop_length, rounding_mode="floor") + 1
+        return frames.clamp(min=0)
+
+    def _compute(self, waveforms: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, waveforms: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        # waveforms: (B, S), lengths: (B,) -> features (B, T, F), frame lengths (B,)
+        if waveforms.shape[-1] < self.n_fft:
+            waveforms = nn.functional.pad(waveforms, (0, self.n_fft - waveforms.shape[-1]))
+        # Spectra in fp32: mel energies underflow in half precision.
+        with torch.autocast(device_type=waveforms.device.type, enabled=False):
+            feats = self._compute(waveforms.float()).transpose(1, 2)  # (B, T, F)
+        frames = self.frame_lengths(lengths)
+        feats = feats * padding_mask(frames, feats.shape[1]).unsqueeze(-1)
+        return feats, frames
+
+
+class LogMelFilterbank(SpectralFeatures):
+    """Natural-log mel filterbank energies (the usual ASR input)."""
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_mels: int = 80,
+        win_ms: float = 25.0,
+        hop_ms: float = 10.0,
+        backend: Backend = "torchaudio",
+    ) -> None:
+        super().__init__(sample_rate, win_ms, hop_ms, backend)
+        self.n_mels = n_mels
+        self.output_size = n_mels
+        self.mel = T.MelSpectrogram(
+            sample_rate=sample_rate,
+            n_fft=self.n_fft,
+            win_length=self.win_length,
+            hop_length=self.hop_length,
+            n_mels=n_mels,
+            center=False,
+            mel_scale="slaney",
+            norm="slaney",
+        )
+
+    def _compute(self, waveforms: Tensor) -> Tensor:
+        if self.backend == "torchaudio":
+            return torch.log(self.mel(waveforms) + _LOG_FLOOR)
+        import librosa
+
+        mels = [
+            librosa.feature.melspectrogram(
+                y=w,
+                sr=self.sample_rate,
+                n_fft=self.n_fft,
+                win_length=self.win_length,
+                hop_length=self.hop_length,
+                n_mels=self.n_mels,
+                center=False,
+            )
+            for w in waveforms.detach().cpu().numpy()
+        ]
+        return torch.log(torch.from_numpy(np.stack(mels)) + _LOG_FLOOR).to(waveforms.device)
+
+
+class MFCC(SpectralFeatures):
+    """Mel-frequency cepstral coefficients: DCT-II (orthonormal) of dB-scaled mel power."""
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_mfcc: int = 13,
+        n_mels: int = 40,
+        win_ms: float = 25.0,
+        hop_ms: float = 10.0,
+        backend: Backend = "torchaudio",
+    ) -> None:
+        super().__init__(sample_rate, win_ms, hop_ms, backend)
+        self.n_mfcc = n_mfcc
+        self.n_mels = n_mels
+        self.output_size = n_mfcc
+        self.mfcc = T.MFCC(
+            sample_rate=sample_rate,
+            n_mfcc=n_mfcc,
+            log_mels=False,
+            melkwargs={
+                "n_fft": self.n_fft,
+                "win_length": self.win_length,
+                "hop_length": self.hop_length,
+                "n_mels": n_mels,
+                "center": False,
+                "mel_scale": "slaney",
+                "norm": "slaney",
+            },
+        )
+
+    def _compute(self, waveforms: Tensor) -> Tensor:
+        if self.backend == "torchaudio":
+            # torchaudio clamps to 80 dB below the batch's peak; per utterance, as librosa does.
+            return torch.stack([self.mfcc(w) for w in waveforms])
+        import librosa
+
+        mfccs = [
+            librosa.feature.mfcc(
+                y=w,
+                sr=self.sample_rate,
+                n_mfcc=self.n_mfcc,
+                n_fft=self.n_fft,
+                win_length=self.win_length,
+                hop_length=self.hop_length,
+                n_mels=self.n_mels,
+                center=False,
+            )
+            for w in waveforms.detach().cpu().numpy()
+        ]
+        return torch.from_numpy(np.stack(mfccs)).to(waveforms.device)

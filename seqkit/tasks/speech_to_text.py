@@ -1,0 +1,210 @@
+"""Speech-to-text task: features -> (CMVN, SpecAugment) -> recurrent encoder -> CTC head.
+
+Every part is built from YAML (``class_path``/``init_args``).  Sizes that follow from the
+data are never typed: the encoder gets the feature size and the head gets the encoder's
+output size and the tokenizer's vocabulary (linked from the data module), which is how
+``encoder`` and ``head`` are callables of those sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Callable
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+from torchmetrics.text import CharErrorRate, WordErrorRate
+
+from seqkit.data.checks import check_ctc_length, check_transcript
+from seqkit.data.tokenizer import tokenizer_from_state
+from seqkit.decoding.beam import BeamSearchDecoder
+from seqkit.decoding.greedy import greedy_decode
+from seqkit.encoders.rnn import RNNEncoder
+from seqkit.heads.ctc import CTCHead
+from seqkit.tasks.optim import Decay, warmup_schedule
+
+log = logging.getLogger(__name__)
+
+
+class SpeechToText(L.LightningModule):
+    def __init__(
+        self,
+        tokenizer: dict,
+        features: nn.Module,
+        encoder: Callable[[int], RNNEncoder],
+        head: Callable[[int, int], CTCHead] = CTCHead,
+        normalizer: nn.Module | None = None,
+        augment: nn.Module | None = None,
+        decoder: BeamSearchDecoder | None = None,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        warmup_steps: int = 300,
+        lr_decay: Decay = "cosine",
+    ) -> None:
+        """``tokenizer`` is the data module's plain-data tokenizer state (linked, not typed).
+
+        ``decoder``: beam search for ``seqkit test`` (validation always decodes greedily);
+        its lexicon and n-gram LM come from the training transcripts.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self.tokenizer = tokenizer_from_state(tokenizer)
+        self.features = features
+        self.normalizer = normalizer
+        self.augment = augment
+        self.beam_decoder = decoder
+        self.encoder = encoder(features.output_size)
+        self.head = head(self.encoder.output_size, self.tokenizer.vocab_size)
+        self.optimizer_factory = optimizer
+        self.warmup_steps = warmup_steps
+        self.lr_decay = lr_decay
+        self.val_wer, self.val_cer = WordErrorRate(), CharErrorRate()
+        self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
+        self._test_records: list[dict] = []
+        self.skipped: list[str] = []
+
+    # ---- model ----------------------------------------------------------------------
+    def forward(self, waveforms: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        # waveforms: (B, S), lengths: (B,) -> log-probs (B, T', V) fp32, output lengths (B,)
+        feats, frames = self.features(waveforms, lengths)  # (B, T, F)
+        if self.normalizer is not None:
+            feats = self.normalizer(feats, frames)
+        if self.augment is not None:
+            feats = self.augment(feats, frames)
+        encoded, out_lengths = self.encoder(feats, frames)  # (B, T', D)
+        return self.head(encoded), out_lengths
+
+    def output_frames(self, seconds: float) -> int:
+        """Encoder output frames for ``seconds`` of audio (for the CTC length check)."""
+        samples = torch.tensor([int(round(seconds * self.features.sample_rate))])
+        return int(self.encoder.output_lengths(self.features.frame_lengths(samples))[0])
+
+    # ---- data checks ------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if datamodule is None or not hasattr(datamodule, "utterances"):
+            return
+        splits = {"fit": ["fit", "validate"], "validate": ["validate"], "test": ["test"]}.get(stage, [])
+        for split in splits:
+            if datamodule.manifests.get(split) is not None:
+                self._check_split(datamodule, split)
+        if stage == "test" and self.beam_decoder is not None and not self.beam_decoder.prepared:
+            texts = [u.text for u in datamodule.utterances("fit")] if datamodule.manifests.get("fit") else None
+            self.beam_decoder.prepare(self.tokenizer, texts, (self._run_dir() or Path.cwd()) / "decoder")
+
+    def _check_split(self, datamodule, split: str) -> None:
+        kept, fatal = [], []
+        for utt in datamodule.utterances(split):
+            problems = check_transcript(utt, self.tokenizer) + check_ctc_length(utt, self.tokenizer, self.output_frames)
+            problems = [p for p in problems if p.fatal]
+            fatal.extend(problems)
+            if not problems:
+                kept.append(utt)
+        if not fatal:
+            return
+        if datamodule.on_bad == "error":
+            shown = "\n  ".join(str(p) for p in fatal[:20])
+            more = f"\n  ... and {len(fatal) - 20} more" if len(fatal) > 20 else ""
+            raise ValueError(
+                f"{len(fatal)} problem(s) in the {split} manifest (run `seqkit check-data`, "
+                f"or set data.on_bad=skip to skip bad utterances):\n  {shown}{more}"
+            )
+        log.warning("skipping %d bad utterance(s) of the %s manifest", len(fatal), split)
+        self.skipped.extend(str(p) for p in fatal)
+        datamodule.set_utterances(split, kept)
+        self._write_skipped()
+
+    def _write_skipped(self) -> None:
+        run_dir = self._run_dir()
+        if run_dir is not None and self.global_rank == 0:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "skipped_utterances.txt").write_text("\n".join(self.skipped) + "\n")
+
+    def _run_dir(self) -> Path | None:
+        log_dir = self.trainer.log_dir if self._trainer else None
+        return Path(log_dir) if log_dir else None
+
+    def _note_skipped(self, batch: dict) -> None:
+        # Unreadable audio under on_bad=skip: counted, logged and listed, never silent.
+        if batch["skipped"]:
+            self.skipped.extend(f"{utt_id}: unreadable audio" for utt_id in batch["skipped"])
+            self.log("skipped_utterances", float(len(self.skipped)), reduce_fx="max")
+            self._write_skipped()
+
+    # ---- steps ------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor | None:
+        self._note_skipped(batch)
+        if not batch["ids"]:
+            return None
+        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"])
+        loss = self.head.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
+        batch_size = len(batch["ids"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log("train_audio_seconds", batch["lengths"].sum().float() / self.features.sample_rate, reduce_fx="sum", on_step=False, on_epoch=True, batch_size=batch_size)
+        return loss
+
+    def _evaluate(self, batch: dict, stage: str) -> list[str]:
+        self._note_skipped(batch)
+        if not batch["ids"]:
+            return []
+        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"])
+        loss = self.head.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
+        beam = self.beam_decoder if stage == "test" else None
+        hyps = beam.decode(log_probs, out_lengths) if beam is not None else self.decode(log_probs, out_lengths)
+        wer, cer = (self.val_wer, self.val_cer) if stage == "val" else (self.test_wer, self.test_cer)
+        wer.update(hyps, batch["texts"])
+        cer.update(hyps, batch["texts"])
+        batch_size = len(batch["ids"])
+        self.log(f"{stage}_loss", loss, batch_size=batch_size, sync_dist=True)
+        self.log(f"{stage}_wer", wer, prog_bar=True, batch_size=batch_size)
+        self.log(f"{stage}_cer", cer, batch_size=batch_size)
+        return hyps
+
+    def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
+        """Greedy CTC decoding to text."""
+        ids = greedy_decode(log_probs, lengths, self.tokenizer.blank_id)
+        return [self.tokenizer.decode(seq) for seq in ids]
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        hyps = self._evaluate(batch, "test")
+        for utt_id, speaker, ref, hyp in zip(batch["ids"], batch["speakers"], batch["texts"], hyps):
+            self._test_records.append({"id": utt_id, "speaker": speaker, "ref": ref, "hyp": hyp})
+
+    def on_test_epoch_start(self) -> None:
+        self._test_records = []
+
+    def on_test_epoch_end(self) -> None:
+        records = self._test_records
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            gathered: list[list[dict]] = [[] for _ in range(torch.distributed.get_world_size())]
+            torch.distributed.all_gather_object(gathered, records)
+            records = [r for part in gathered for r in part]
+        if self.global_rank != 0 or not records:
+            return
+        from seqkit.reports.wer import build_wer_report, format_summary, write_wer_report
+
+        report = build_wer_report(sorted(records, key=lambda r: r["id"]))
+        out_dir = self._run_dir() or Path.cwd()
+        json_path, md_path = write_wer_report(report, out_dir)
+        print(format_summary(report))
+        print(f"WER report: {md_path} and {json_path}")
+
+    def configure_callbacks(self) -> list:
+        best = ModelCheckpoint(
+            monitor="val_wer", mode="min", save_last=True, filename="best-{epoch}-{val_wer:.4f}", auto_insert_metric_name=False
+        )
+        return [best, LearningRateMonitor(logging_interval="step")]
+
+    # ---- optimisation -----------------------------------------------------------------
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = warmup_schedule(optimizer, min(self.warmup_steps, max(1, total // 2)), total, self.lr_decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,151 @@
+"""Flashlight beam search: agreement with greedy decoding, lexicon constraints, LM use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("torchaudio.models.decoder")
+
+from seqkit.data.tokenizer import CharTokenizer, SentencePieceTokenizer, Tokenizer  # noqa: E402
+from seqkit.decoding.beam import BeamSearchDecoder  # noqa: E402
+from seqkit.decoding.greedy import greedy_decode  # noqa: E402
+
+TEXTS = [
+    "the cat sat on the mat",
+    "the cat ran home",
+    "the cat sat down",
+    "a bat flew home",
+    "a bat flew at night",
+    "the dog sat on the mat",
+    "a cat and a dog",
+]
+
+
+@pytest.fixture(scope="module")
+def char_tokenizer() -> CharTokenizer:
+    return CharTokenizer().fit(TEXTS)
+
+
+def _frames(tokenizer: Tokenizer, text: str) -> list[dict[int, float]]:
+    """Frame-level target distributions: each token then a blank (so repeats survive CTC)."""
+    frames = []
+    for token in tokenizer.encode(text):
+        frames += [{token: 0.9}, {tokenizer.blank_id: 0.9}]
+    return frames
+
+
+def _emissions(frames: list[list[dict[int, float]]], vocab: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T, V) log-probs from per-frame {token: prob} dicts (remaining mass spread evenly)."""
+    lengths = torch.tensor([len(f) for f in frames])
+    probs = torch.zeros(len(frames), int(lengths.max()), vocab)
+    for b, sequence in enumerate(frames):
+        for t, peaks in enumerate(sequence):
+            rest = (1.0 - sum(peaks.values())) / (vocab - len(peaks))
+            probs[b, t] = rest
+            for token, p in peaks.items():
+                probs[b, t, token] = p
+        probs[b, len(sequence) :, 0] = 1.0  # padding: blank (ignored through lengths)
+    return probs.clamp_min(1e-12).log(), lengths
+
+
+def _greedy_texts(tokenizer: Tokenizer, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+    return [tokenizer.decode(ids) for ids in greedy_decode(log_probs, lengths, tokenizer.blank_id)]
+
+
+def _prepared(tokenizer: Tokenizer, tmp_path: Path, **kwargs) -> BeamSearchDecoder:
+    decoder = BeamSearchDecoder(**kwargs)
+    decoder.prepare(tokenizer, TEXTS, tmp_path)
+    return decoder
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"lexicon_free": True}, {}, {"lm_weight": 0.5, "word_score": 0.5}],
+    ids=["lexicon-free", "lexicon", "lexicon+lm"],
+)
+def test_peaked_emissions_reproduce_greedy(char_tokenizer, tmp_path: Path, options: dict) -> None:
+    sentences = ["the cat sat on the mat", "a bat flew", "the dog ran home", "cat"]
+    frames = [_frames(char_tokenizer, s) for s in sentences]
+    log_probs, lengths = _emissions(frames, char_tokenizer.vocab_size)
+    greedy = _greedy_texts(char_tokenizer, log_probs, lengths)
+    assert greedy == sentences
+    decoder = _prepared(char_tokenizer, tmp_path, **options)
+    assert decoder.decode(log_probs, lengths) == greedy
+
+
+def test_language_model_resolves_acoustic_ambiguity(char_tokenizer, tmp_path: Path) -> None:
+    c, b = char_tokenizer.encode("c")[0], char_tokenizer.encode("b")[0]
+
+    def ambiguous(text: str, favoured: int, other: int) -> list[dict[int, float]]:
+        # The first letter of "cat"/"bat" is c or b; acoustics slightly favour ``favoured``.
+        frames = _frames(char_tokenizer, text)
+        frames[text.index("at ") * 2 - 2] = {favoured: 0.48, other: 0.45}
+        return frames
+
+    vocab = char_tokenizer.vocab_size
+    # Acoustics prefer the word the LM finds unlikely in each context.
+    log_probs, lengths = _emissions(
+        [ambiguous("the cat sat", favoured=b, other=c), ambiguous("a bat flew", favoured=c, other=b)], vocab
+    )
+    lexicon_only = _prepared(char_tokenizer, tmp_path / "plain")
+    assert lexicon_only.decode(log_probs, lengths) == ["the bat sat", "a cat flew"]
+    with_lm = _prepared(char_tokenizer, tmp_path / "lm", lm_weight=1.0)
+    assert with_lm.decode(log_probs, lengths) == ["the cat sat", "a bat flew"]
+
+
+def test_lexicon_restricts_output_to_training_words(char_tokenizer, tmp_path: Path) -> None:
+    log_probs, lengths = _emissions([_frames(char_tokenizer, "the cta sat")], char_tokenizer.vocab_size)
+    free = _prepared(char_tokenizer, tmp_path / "free", lexicon_free=True)
+    assert free.decode(log_probs, lengths) == ["the cta sat"]
+    words = {w for t in TEXTS for w in t.split()}
+    decoded = _prepared(char_tokenizer, tmp_path / "lex").decode(log_probs, lengths)[0]
+    assert decoded.split()[0] == "the" and set(decoded.split()) <= words
+
+
+def test_last_word_is_completed_without_trailing_space(char_tokenizer, tmp_path: Path) -> None:
+    # No blank after the final letter: the decoder must not steal a real frame for "|".
+    ids = [char_tokenizer.tokens.index(ch) for ch in "the cat"]
+    frames = [{i: 0.9} for i in ids]
+    log_probs, lengths = _emissions([frames], char_tokenizer.vocab_size)
+    assert _prepared(char_tokenizer, tmp_path, lm_weight=0.5).decode(log_probs, lengths) == ["the cat"]
+
+
+def test_writes_flashlight_files(char_tokenizer, tmp_path: Path) -> None:
+    _prepared(char_tokenizer, tmp_path, lm_weight=1.0)
+    tokens = (tmp_path / "tokens.txt").read_text().splitlines()
+    assert tokens[0] == "<blank>" and "|" in tokens and len(tokens) == char_tokenizer.vocab_size
+    assert "cat\tc a t |" in (tmp_path / "lexicon.txt").read_text().splitlines()
+    assert (tmp_path / "lm.arpa").read_text().startswith("\n\\data\\")
+    _prepared(char_tokenizer, tmp_path / "no_lm")
+    assert not (tmp_path / "no_lm" / "lm.arpa").exists()
+
+
+def test_input_layout_and_edge_cases(char_tokenizer, tmp_path: Path) -> None:
+    decoder = BeamSearchDecoder()
+    with pytest.raises(RuntimeError):
+        decoder.decode(torch.zeros(1, 2, char_tokenizer.vocab_size), torch.tensor([2]))
+    with pytest.raises(ValueError):
+        BeamSearchDecoder(lexicon_free=True, lm_weight=1.0)
+    decoder = _prepared(char_tokenizer, tmp_path)
+    log_probs, lengths = _emissions([_frames(char_tokenizer, "the cat")] * 2, char_tokenizer.vocab_size)
+    # float64, non-contiguous, grad-tracking input; a zero-length sequence.
+    odd = log_probs.double().transpose(0, 1).contiguous().transpose(0, 1).requires_grad_()
+    assert not odd.is_contiguous()
+    assert decoder.decode(odd, torch.tensor([int(lengths[0]), 0])) == ["the cat", ""]
+    with pytest.raises(ValueError):
+        decoder.decode(log_probs[..., :-1], lengths)
+
+
+@pytest.mark.parametrize("lexicon_free", [True, False])
+def test_sentencepiece_reproduces_greedy(tmp_path: Path, lexicon_free: bool) -> None:
+    pytest.importorskip("sentencepiece")
+    tokenizer = SentencePieceTokenizer(vocab_size=40).fit(TEXTS * 3)
+    sentences = ["the cat sat on the mat", "a bat flew home"]
+    log_probs, lengths = _emissions([_frames(tokenizer, s) for s in sentences], tokenizer.vocab_size)
+    assert _greedy_texts(tokenizer, log_probs, lengths) == sentences
+    lm_weight = 0.0 if lexicon_free else 0.5
+    decoder = _prepared(tokenizer, tmp_path, lexicon_free=lexicon_free, lm_weight=lm_weight)
+    assert decoder.decode(log_probs, lengths) == sentences

@@ -1,0 +1,188 @@
+"""Kneser-Ney n-gram estimation, ARPA output (read back independently) and lexicon files."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from seqkit.data.tokenizer import CharTokenizer, SentencePieceTokenizer
+from seqkit.decoding.ngram import (
+    FALLBACK_DISCOUNTS,
+    estimate_ngram_lm,
+    modified_kn_discounts,
+    write_arpa,
+    write_lexicon,
+)
+
+
+class ArpaReader:
+    """Minimal ARPA back-off reader, independent of the writer, for checking the files."""
+
+    def __init__(self, path: Path) -> None:
+        self.probs: dict[tuple[str, ...], float] = {}
+        self.backoffs: dict[tuple[str, ...], float] = {}
+        self.counts: dict[int, int] = {}
+        order = 0
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line or line in ("\\data\\", "\\end\\"):
+                continue
+            if line.startswith("ngram "):
+                n, count = line[len("ngram ") :].split("=")
+                self.counts[int(n)] = int(count)
+            elif line.endswith("-grams:"):
+                order = int(line[1:].split("-")[0])
+            else:
+                fields = line.split("\t")
+                gram = tuple(fields[1].split())
+                assert len(gram) == order
+                self.probs[gram] = float(fields[0])
+                if len(fields) == 3:
+                    self.backoffs[gram] = float(fields[2])
+        self.order = max(self.counts)
+        self.vocab = [g[0] for g in self.probs if len(g) == 1 and g[0] != "<s>"]
+
+    def log10_prob(self, word: str, history: tuple[str, ...]) -> float:
+        history = history[max(0, len(history) - (self.order - 1)) :] if self.order > 1 else ()
+        if history + (word,) in self.probs:
+            return self.probs[history + (word,)]
+        if not history:
+            return self.probs[("<unk>",)]
+        return self.backoffs.get(history, 0.0) + self.log10_prob(word, history[1:])
+
+    def total(self, history: tuple[str, ...]) -> float:
+        """Sum of P(w | history) over every predictable word (vocab, </s>, <unk>)."""
+        return sum(10 ** self.log10_prob(w, history) for w in self.vocab)
+
+
+def _zipf_corpus(n_sentences: int, seed: int = 0) -> list[list[str]]:
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(40)]
+    weights = [1 / (i + 1) for i in range(len(words))]
+    corpus = []
+    for _ in range(n_sentences):
+        sentence = rng.choices(words, weights, k=rng.randint(1, 8))
+        if rng.random() < 0.5:  # recurring phrases give higher-order n-grams repeated counts
+            sentence = ["the", "cat", "sat"] + sentence
+        corpus.append(sentence)
+    return corpus
+
+
+def test_discounts_closed_form() -> None:
+    counts = [1] * 10 + [2] * 5 + [3] * 3 + [4] * 2 + [7]
+    d1, d2, d3 = modified_kn_discounts(counts)
+    # Y = 10 / (10 + 2*5) = 0.5
+    assert d1 == pytest.approx(1 - 2 * 0.5 * 5 / 10)
+    assert d2 == pytest.approx(2 - 3 * 0.5 * 3 / 5)
+    assert d3 == pytest.approx(3 - 4 * 0.5 * 2 / 3)
+    assert modified_kn_discounts([1, 1, 2]) == FALLBACK_DISCOUNTS  # no count-3/4 n-grams
+
+
+def test_known_probabilities_from_hand_computation(tmp_path: Path) -> None:
+    # Padded: <s> a b </s> (x2), <s> b a </s>. Unigram continuation counts a=b=</s>=2;
+    # every count-of-count table is too sparse, so D = (0.5, 1.0, 1.5).
+    path = write_arpa([["a", "b"], ["a", "b"], ["b", "a"]], tmp_path / "lm.arpa", order=2)
+    arpa = ArpaReader(path)
+    p = lambda w, h=(): 10 ** arpa.log10_prob(w, h)  # noqa: E731
+    # Unigrams: (2 - D2) / 6 + freed mass 0.5 spread over 4 words (a, b, </s>, <unk>).
+    assert p("a") == pytest.approx(1 / 6 + 1 / 8, abs=1e-6)
+    assert p("<unk>") == pytest.approx(1 / 8, abs=1e-6)
+    # Context <s>: raw counts a=2, b=1 (total 3), gamma = (D2 + D1) / 3 = 0.5.
+    assert p("a", ("<s>",)) == pytest.approx(23 / 48, abs=1e-6)
+    assert p("b", ("<s>",)) == pytest.approx(15 / 48, abs=1e-6)
+    assert p("</s>", ("<s>",)) == pytest.approx(7 / 48, abs=1e-6)  # via back-off
+    assert arpa.backoffs[("<s>",)] == pytest.approx(math.log10(0.5), abs=1e-6)
+    assert arpa.counts == {1: 5, 2: 6}
+
+
+def test_continuation_counts_drive_lower_orders(tmp_path: Path) -> None:
+    # "york" is frequent but always after "new"; "cat" is rarer but follows many words.
+    corpus = [["new", "york"]] * 10 + [["a", "cat"], ["the", "cat"], ["one", "cat"], ["new", "cat"]]
+    arpa = ArpaReader(write_arpa(corpus, tmp_path / "lm.arpa", order=2))
+    assert arpa.log10_prob("cat", ()) > arpa.log10_prob("york", ())
+    assert arpa.log10_prob("york", ("new",)) > arpa.log10_prob("cat", ("new",))
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_distributions_normalise(tmp_path: Path, order: int) -> None:
+    corpus = _zipf_corpus(400)
+    lm = estimate_ngram_lm(corpus, order)
+    assert order == 1 or lm.discounts[-1] != FALLBACK_DISCOUNTS  # exercise the closed form
+    arpa = ArpaReader(lm.write_arpa(tmp_path / "lm.arpa"))
+    histories = [
+        (),
+        ("<s>",),
+        ("<s>", "the"),
+        ("the", "cat"),
+        ("cat", "sat", "w0"),
+        ("w3", "w1"),
+        ("w39",),
+        ("w5", "never_seen"),  # unknown words fall back to shorter histories
+        ("sat", "w0", "w0"),
+    ]
+    for history in histories:
+        assert arpa.total(history) == pytest.approx(1.0, abs=1e-4), history
+
+
+def test_arpa_header_and_prefixes_are_consistent(tmp_path: Path) -> None:
+    arpa = ArpaReader(write_arpa(_zipf_corpus(200), tmp_path / "lm.arpa", order=3))
+    for n, count in arpa.counts.items():
+        assert count == sum(1 for g in arpa.probs if len(g) == n)
+    for gram in arpa.probs:
+        if len(gram) > 1:  # ARPA/KenLM require every n-gram's context and suffix listed
+            assert gram[:-1] in arpa.probs and gram[1:] in arpa.probs
+    assert {"<s>", "</s>", "<unk>"} <= {g[0] for g in arpa.probs if len(g) == 1}
+
+
+def test_kenlm_reads_the_same_scores(tmp_path: Path) -> None:
+    kenlm = pytest.importorskip("flashlight.lib.text.decoder.kenlm")
+    from flashlight.lib.text.dictionary import create_word_dict
+
+    corpus = _zipf_corpus(300)
+    path = write_arpa(corpus, tmp_path / "lm.arpa", order=3)
+    arpa = ArpaReader(path)
+    words = sorted({w for s in corpus for w in s})
+    word_dict = create_word_dict({w: [[w]] for w in words + ["<unk>"]})
+    lm = kenlm.KenLM(str(path), word_dict)
+    sentence = ["the", "cat", "sat", "w0", "w7", "w2", "w2"]
+    state, history = lm.start(False), ("<s>",)
+    for word in sentence:
+        state, score = lm.score(state, word_dict.get_index(word))
+        assert score == pytest.approx(arpa.log10_prob(word, history), abs=1e-4)
+        history = history + (word,)
+    _, score = lm.finish(state)
+    assert score == pytest.approx(arpa.log10_prob("</s>", history), abs=1e-4)
+
+
+def test_rejects_bad_input() -> None:
+    with pytest.raises(ValueError):
+        estimate_ngram_lm([["a", "</s>"]])
+    with pytest.raises(ValueError):
+        estimate_ngram_lm([[], []])
+    with pytest.raises(ValueError):
+        estimate_ngram_lm([["a"]], order=0)
+
+
+def test_char_lexicon(tmp_path: Path) -> None:
+    tokenizer = CharTokenizer().fit(["the cat sat", "a dog"])
+    path = tmp_path / "lexicon.txt"
+    # "zebra" has letters the tokenizer lacks; "<unk>" is reserved; duplicates collapse.
+    written = write_lexicon(["cat", "the", "cat", "zebra", "<unk>", "dog"], tokenizer, path)
+    assert written == 3
+    assert path.read_text().splitlines() == ["cat\tc a t |", "dog\td o g |", "the\tt h e |"]
+
+
+def test_sentencepiece_lexicon(tmp_path: Path) -> None:
+    pytest.importorskip("sentencepiece")
+    texts = ["the cat sat on the mat", "the dog ran", "a bat flew"] * 5
+    tokenizer = SentencePieceTokenizer(vocab_size=30).fit(texts)
+    path = tmp_path / "lexicon.txt"
+    write_lexicon(["cat", "mat", "flew"], tokenizer, path)
+    for line in path.read_text().splitlines():
+        word, spelling = line.split("\t")
+        pieces = spelling.split(" ")
+        assert "".join(pieces) == "▁" + word
+        assert all(p in tokenizer.tokens for p in pieces)

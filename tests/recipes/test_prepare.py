@@ -1,0 +1,71 @@
+"""The recipes' prepare scripts on the real shared corpora; skipped where a corpus is absent."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from seqkit.data.paths import default_data_dir
+from seqkit.data.manifest import read_manifest
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "speech_to_text"
+
+
+def load(recipe: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"prepare_{recipe}", RECIPES / recipe / "prepare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def corpus(name: str, marker: str) -> Path:
+    root = default_data_dir() / name
+    if not (root / marker).exists():
+        pytest.skip(f"{root / marker} not found; set SEQKIT_DATA to the shared data folder")
+    return root
+
+
+def test_yesno(tmp_path: Path, capsys) -> None:
+    root = corpus("yesno", "waves_yesno")
+    assert load("yesno").main(["--data", str(root), "--out", str(tmp_path)]) == 0
+    train = read_manifest(tmp_path / "train.jsonl", data_root=root)
+    test = read_manifest(tmp_path / "test.jsonl", data_root=root)
+    assert (len(train), len(test)) == (31, 29)
+    assert [u.id for u in train + test] == sorted(u.id for u in train + test)  # first 31 in sorted order
+    first = train[0]
+    assert first.id == "0_0_0_0_1_1_1_1" and first.text == "lo lo lo lo ken ken ken ken"
+    assert first.speaker == "yesno" and Path(first.audio).is_file()
+    assert all(len(u.text.split()) == 8 for u in train + test)
+    assert "train: 31 utterances" in capsys.readouterr().out
+
+
+def test_speechocean762(tmp_path: Path, capsys) -> None:
+    root = corpus("speechocean762", "train/wav.scp")
+    prepare = load("speechocean762")
+    assert prepare.main(["--data", str(root), "--out", str(tmp_path)]) == 0
+    train = read_manifest(tmp_path / "train.jsonl", data_root=root)
+    dev = read_manifest(tmp_path / "dev.jsonl", data_root=root)
+    assert len(train) + len(dev) == 2500
+    train_spk, dev_spk = {u.speaker for u in train}, {u.speaker for u in dev}
+    assert (len(train_spk), len(dev_spk)) == (100, 25)
+    assert not train_spk & dev_spk
+    assert len({u.id for u in train + dev}) == 2500
+    assert all(Path(u.audio).is_file() for u in dev)
+    out = capsys.readouterr().out
+    assert "dev: " in out and " h -> " in out
+    # Seeded: a second run picks the same dev speakers.
+    assert prepare.main(["--data", str(root), "--out", str(tmp_path / "again")]) == 0
+    assert {u.speaker for u in read_manifest(tmp_path / "again" / "dev.jsonl", data_root=root)} == dev_spk
+
+
+def test_dev_speakers_are_stratified() -> None:
+    prepare = load("speechocean762")
+    strata = {f"a{i}": "adult-f" for i in range(50)} | {f"m{i}": "minor-m" for i in range(30)}
+    strata |= {f"x{i}": "adult-m" for i in range(20)}
+    dev = prepare.pick_dev_speakers(strata, 10, seed=1)
+    assert len(dev) == 10
+    assert sum(s.startswith("a") for s in dev) == 5 and sum(s.startswith("m") for s in dev) == 3
+    assert dev == prepare.pick_dev_speakers(strata, 10, seed=1)
