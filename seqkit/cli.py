@@ -34,16 +34,26 @@ class SeqkitCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = default_loggers(trainer_config.get("default_root_dir") or os.getcwd())
+            root, version = run_directory(
+                self.subcommand,
+                trainer_config.get("default_root_dir") or os.getcwd(),
+                self.config.get(self.subcommand, {}).get("ckpt_path"),
+            )
+            kwargs["logger"] = [CSVLogger(root, name="", version=version), TensorBoardLogger(root, name="", version=version)]
         return super().instantiate_trainer(**kwargs)
 
 
-def default_loggers(root: str | Path) -> list:
-    """CSV and TensorBoard logs in one run directory, ``ROOT/version_N`` (N = next free)."""
+def run_directory(subcommand: str | None, root: str | Path, ckpt_path: str | None) -> tuple[Path, str]:
+    """Where a run's logs and reports go, as (parent, name).
+
+    ``fit`` starts ``ROOT/version_N`` (N = next free).  Evaluating a checkpoint of a run
+    (``RUN/checkpoints/x.ckpt``) writes into ``RUN/<subcommand>``, beside what trained it.
+    """
+    if subcommand != "fit" and ckpt_path and Path(ckpt_path).parent.name == "checkpoints":
+        return Path(ckpt_path).parent.parent, str(subcommand)
     root = Path(root)
     taken = [int(m.group(1)) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
-    version = f"version_{max(taken, default=-1) + 1}"
-    return [CSVLogger(root, name="", version=version), TensorBoardLogger(root, name="", version=version)]
+    return root, f"version_{max(taken, default=-1) + 1}"
 
 
 def lightning_main(args: list[str] | None = None) -> SeqkitCLI:

@@ -6,6 +6,8 @@ torchaudio >= 2.9 does no file I/O, so files are read with soundfile and resampl
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import soundfile
 import torch
@@ -22,6 +24,9 @@ def load_audio(path: str, sample_rate: int, where: str | None = None) -> torch.T
     ``where`` (e.g. "manifest.jsonl:12 (id=x)") is added to error messages.
     """
     label = f"{where}: {path}" if where else str(path)
+    # soundfile reports a missing file as a LibsndfileError "System error", not FileNotFoundError.
+    if not os.path.exists(path):
+        raise AudioError(f"{label}: audio file not found")
     try:
         data, file_rate = soundfile.read(path, dtype="float32", always_2d=True)  # (T, C)
     except FileNotFoundError:

@@ -154,8 +154,9 @@ class SpeechDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("fit", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("validate", shuffle=False)
+    def val_dataloader(self) -> DataLoader | list:
+        # No validation manifest: no validation (Lightning skips an empty list).
+        return self._loader("validate", shuffle=False) if self.manifests["validate"] else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)

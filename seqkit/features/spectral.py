@@ -23,7 +23,7 @@ _LOG_FLOOR = 1e-6
 
 
 class SpectralFeatures(nn.Module):
-    """Shared framing arithmetic; subclasses compute ``(B, S) -> (B, F, T)`` in ``_compute``."""
+    """Shared framing arithmetic; subclasses compute ``(B, S), (B,) -> (B, F, T)`` in ``_compute``."""
 
     output_size: int
 
@@ -43,7 +43,7 @@ class SpectralFeatures(nn.Module):
         frames = torch.div(num_samples - self.n_fft, self.hop_length, rounding_mode="floor") + 1
         return frames.clamp(min=0)
 
-    def _compute(self, waveforms: Tensor) -> Tensor:
+    def _compute(self, waveforms: Tensor, lengths: Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward(self, waveforms: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
@@ -52,7 +52,7 @@ class SpectralFeatures(nn.Module):
             waveforms = nn.functional.pad(waveforms, (0, self.n_fft - waveforms.shape[-1]))
         # Spectra in fp32: mel energies underflow in half precision.
         with torch.autocast(device_type=waveforms.device.type, enabled=False):
-            feats = self._compute(waveforms.float()).transpose(1, 2)  # (B, T, F)
+            feats = self._compute(waveforms.float(), lengths).transpose(1, 2)  # (B, T, F)
         frames = self.frame_lengths(lengths)
         feats = feats * padding_mask(frames, feats.shape[1]).unsqueeze(-1)
         return feats, frames
@@ -83,7 +83,7 @@ class LogMelFilterbank(SpectralFeatures):
             norm="slaney",
         )
 
-    def _compute(self, waveforms: Tensor) -> Tensor:
+    def _compute(self, waveforms: Tensor, lengths: Tensor) -> Tensor:
         if self.backend == "torchaudio":
             return torch.log(self.mel(waveforms) + _LOG_FLOOR)
         import librosa
@@ -134,15 +134,21 @@ class MFCC(SpectralFeatures):
             },
         )
 
-    def _compute(self, waveforms: Tensor) -> Tensor:
+    def _compute(self, waveforms: Tensor, lengths: Tensor) -> Tensor:
+        # The dB scale is clamped 80 dB below the peak, so compute per utterance (torchaudio
+        # would use the batch's peak) and only on the samples its valid frames cover: frames
+        # past its length, partly made of its last samples, must not raise its peak.
+        spans = (self.frame_lengths(lengths) - 1) * self.hop_length + self.n_fft
+        spans = spans.clamp(min=self.n_fft).tolist()
+        frames = (waveforms.shape[-1] - self.n_fft) // self.hop_length + 1
         if self.backend == "torchaudio":
-            # torchaudio clamps to 80 dB below the batch's peak; per utterance, as librosa does.
-            return torch.stack([self.mfcc(w) for w in waveforms])
+            mfccs = [self.mfcc(w[:span]) for w, span in zip(waveforms, spans)]
+            return torch.stack([nn.functional.pad(m, (0, frames - m.shape[-1])) for m in mfccs])
         import librosa
 
         mfccs = [
             librosa.feature.mfcc(
-                y=w,
+                y=w[:span],
                 sr=self.sample_rate,
                 n_mfcc=self.n_mfcc,
                 n_fft=self.n_fft,
@@ -151,6 +157,7 @@ class MFCC(SpectralFeatures):
                 n_mels=self.n_mels,
                 center=False,
             )
-            for w in waveforms.detach().cpu().numpy()
+            for w, span in zip(waveforms.detach().cpu().numpy(), spans)
         ]
+        mfccs = [np.pad(m, ((0, 0), (0, frames - m.shape[-1]))) for m in mfccs]
         return torch.from_numpy(np.stack(mfccs)).to(waveforms.device)

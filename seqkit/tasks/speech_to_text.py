@@ -197,10 +197,15 @@ class SpeechToText(L.LightningModule):
         print(f"WER report: {md_path} and {json_path}")
 
     def configure_callbacks(self) -> list:
-        best = ModelCheckpoint(
-            monitor="val_wer", mode="min", save_last=True, filename="best-{epoch}-{val_wer:.4f}", auto_insert_metric_name=False
-        )
-        return [best, LearningRateMonitor(logging_interval="step")]
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and not datamodule.manifests.get("validate"):
+            # Without validation data there is no "best": keep the last weights.
+            checkpoint = ModelCheckpoint(save_last=True, filename="epoch-{epoch}", auto_insert_metric_name=False)
+        else:
+            checkpoint = ModelCheckpoint(
+                monitor="val_wer", mode="min", save_last=True, filename="best-{epoch}-{val_wer:.4f}", auto_insert_metric_name=False
+            )
+        return [checkpoint, LearningRateMonitor(logging_interval="step")]
 
     # ---- optimisation -----------------------------------------------------------------
     def configure_optimizers(self):

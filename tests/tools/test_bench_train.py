@@ -1,0 +1,80 @@
+"""tools/bench_train.py: both methods train on the same batches and report sane numbers."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from seqkit.data.tokenizer import CharTokenizer
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "bench_train.py"
+TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--stack", "2", "--n-mels", "20"]
+
+
+def _load_tool() -> ModuleType:
+    # tools/ is not a package; register the module before running it so dataclasses resolve
+    spec = importlib.util.spec_from_file_location("bench_train", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tool() -> ModuleType:
+    return _load_tool()
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    rate, lines = 16000, []
+    for i, (seconds, text) in enumerate(zip([0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2], ["ab", "ba", "abc", "cab", "a b", "bca", "ab c", "cc"])):
+        t = np.arange(int(seconds * rate)) / rate
+        sf.write(tmp_path / f"u{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 50 * i) * t)).astype(np.float32), rate)
+        lines.append(json.dumps({"id": f"u{i}", "audio": f"u{i}.wav", "duration": seconds, "text": text, "speaker": f"s{i % 2}"}))
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_bench_reports_both_throughputs(tool: ModuleType, manifest: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    # 2.5 s batches: 4 an epoch, so 1 + 4 steps per run also crosses into epoch 1
+    args = ["--manifest", str(manifest), "--data-root", str(manifest.parent), *TINY, "--max-batch-seconds", "2.5",
+            "--steps", "4", "--warmup", "1", "--rounds", "1", "--num-workers", "0", "--json", str(out)]
+    assert tool.main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["seqkit"]["audio_sec_per_sec"] > 0 and result["bare"]["audio_sec_per_sec"] > 0
+    assert result["ratio_seqkit_over_bare"] == pytest.approx(
+        result["seqkit"]["audio_sec_per_sec"] / result["bare"]["audio_sec_per_sec"]
+    )
+    assert result["same_batches"] and result["measured_steps"] == 4
+    assert 0 <= result["padding_fraction"] < 1
+    assert set(result["epoch_padding_by_num_buckets"]) == {"1", "10", "30", "60"}
+    assert all(0 <= p < 1 for p in result["epoch_padding_by_num_buckets"].values())
+    assert 0 <= result["seqkit"]["loader_share"] < 1 and result["seqkit"]["peak_memory_mb"] > 0
+    assert "ratio seqkit/bare" in capsys.readouterr().out
+
+
+def test_bare_model_starts_from_the_task_weights(tool: ModuleType) -> None:
+    args = tool.parse_args(TINY)
+    tokenizer = CharTokenizer()
+    tokenizer.fit(["ab c"])
+    task, bare = tool.build_task(args, tokenizer.state()), tool.build_bare(args, tokenizer.vocab_size)
+    task_weights = {k: v for k, v in task.state_dict().items() if k.split(".")[0] in ("features", "normalizer", "encoder", "head")}
+    assert task_weights.keys() == bare.state_dict().keys()
+    assert all(torch.equal(v, bare.state_dict()[k]) for k, v in task_weights.items())
+
+
+def test_missing_manifest_points_to_prepare(tool: ModuleType, tmp_path: Path, capsys) -> None:
+    assert tool.main(["--manifest", str(tmp_path / "none.jsonl")]) == 1
+    assert "prepare.py" in capsys.readouterr().err

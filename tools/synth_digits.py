@@ -1,0 +1,529 @@
+"""Synthesise a small connected-digits corpus offline with eSpeak NG.
+
+Every utterance is a string of 1-7 digits read as English words ("three one four",
+"zero" for 0).  A *speaker* is one eSpeak English accent combined with one voice
+variant (``en-us+m3``, ``en-gb-scotland+f2``, ``en-029`` ...); training and test
+speakers are disjoint, drawn from the seed.  Rate, pitch and pitch range vary per
+utterance, and a mild random gain, silence padding and white noise make the task less
+trivial.  The output is ``OUT/wav/{id}.wav`` (16 kHz mono PCM_16) plus JSONL manifests
+``OUT/train.jsonl``, ``OUT/dev.jsonl`` (training speakers) and ``OUT/test.jsonl``.
+
+eSpeak NG comes from the ``espeakng-loader`` wheel and is driven through ``ctypes`` in
+this process, so nothing is fetched and no ``espeak-ng`` binary is needed:
+
+    python tools/synth_digits.py --out data/digits --train 2000 --dev 200 --test 300 --seed 0
+
+A rerun with the same settings finds ``OUT/settings.json`` and the manifests and does
+nothing; ``--force`` rebuilds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+from tqdm import tqdm
+
+if __package__ in (None, ""):  # run as a script: make the repo's seqkit importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from seqkit.data.manifest import write_manifest  # noqa: E402
+
+SETTINGS_VERSION = 1  # bump when the synthesis changes, so older corpora are rebuilt
+SAMPLE_RATE = 16000
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+MIN_DIGITS, MAX_DIGITS = 1, 7
+SPLITS = ("train", "dev", "test")
+
+# English accents shipped in espeak-ng-data/lang/gmw (en-Shaw is left out: it expects
+# the Shavian alphabet).  Names are the lowercase identifiers espeak_SetVoiceByName takes.
+ACCENTS = (
+    "en", "en-us", "en-029", "en-gb-scotland", "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd", "en-gb-x-rp", "en-us-nyc",
+)
+# Variants from espeak-ng-data/voices/!v that still sound like a person; the robotic,
+# echoing, whispering and novelty ones ("Demonic", "robosoft*", "whisper", ...) are left
+# out.  "" is the accent's own default voice.
+VARIANTS = (
+    "", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
+    "klatt", "klatt2", "klatt3", "klatt4", "Alicia", "Andy", "Annie", "Denis", "Gene",
+    "Jacky", "Lee", "Michael", "Mike", "adam", "anika", "aunty", "belinda", "benjamin",
+    "boris", "david", "edward", "grandma", "grandpa", "ian", "linda", "max", "paul",
+    "quincy", "rob", "robert", "shelby", "steph", "travis", "victor",
+)
+
+# speak_lib.h constants
+AUDIO_OUTPUT_SYNCHRONOUS = 2
+POS_CHARACTER = 1
+ESPEAK_CHARS_UTF8 = 1
+ESPEAK_RATE, ESPEAK_PITCH, ESPEAK_RANGE = 1, 3, 4
+ESPEAK_INITIALIZE_DONT_EXIT = 0x8000  # without it a bad data path calls exit() in the library
+EE_OK = 0
+
+
+class EspeakUnavailable(RuntimeError):
+    """libespeak-ng or its data could not be loaded."""
+
+
+class _EspeakVoice(ctypes.Structure):
+    # espeak_VOICE from speak_lib.h; only ``identifier`` is read, to check a selection.
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_char_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+
+def default_espeak_paths() -> tuple[Path, Path]:
+    """(libespeak-ng, espeak-ng-data) shipped by the ``espeakng-loader`` wheel."""
+    try:
+        import espeakng_loader
+    except ImportError as err:
+        raise EspeakUnavailable(
+            "the Python package 'espeakng-loader' is not installed; `pip install espeakng-loader` "
+            "(or pass --espeak-lib/--espeak-data for a system libespeak-ng)"
+        ) from err
+    return Path(espeakng_loader.get_library_path()), Path(espeakng_loader.get_data_path())
+
+
+def _load_private_copy(lib_path: Path) -> ctypes.CDLL:
+    """dlopen a private copy of ``lib_path``.
+
+    eSpeak keeps synthesis state in statics (pitch flutter phase, noise, ...) that
+    espeak_Terminate does not reset, so an utterance's samples depend on everything said
+    before it in the process.  A fresh copy (a different file, so the loader maps it
+    anew) starts from zero state, which makes a build reproducible however many builds
+    ran before it in the same process.
+    """
+    if not lib_path.is_file():
+        raise EspeakUnavailable(f"libespeak-ng not found at {lib_path}")
+    tmp = Path(tempfile.mkdtemp(prefix="seqkit-espeak-"))
+    try:
+        copy = tmp / lib_path.name
+        shutil.copyfile(lib_path, copy)
+        return ctypes.CDLL(str(copy))  # RTLD_LOCAL: its symbols bind to this copy only
+    except OSError as err:
+        raise EspeakUnavailable(f"cannot load libespeak-ng from {lib_path}: {err}") from err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the mapping outlives the file
+
+
+class EspeakSynth:
+    """One fresh eSpeak NG instance in synchronous (retrieval) mode."""
+
+    def __init__(self, lib_path: Path | None = None, data_dir: Path | None = None) -> None:
+        if lib_path is None or data_dir is None:
+            default_lib, default_data = default_espeak_paths()
+            lib_path, data_dir = lib_path or default_lib, data_dir or default_data
+        self.lib_path, self.data_dir = Path(lib_path), Path(data_dir)
+        if self.data_dir.name != "espeak-ng-data" or not (self.data_dir / "phontab").is_file():
+            # eSpeak is given the parent folder and looks for "espeak-ng-data/phontab" in it
+            raise EspeakUnavailable(f"{self.data_dir} is not an espeak-ng-data folder (named so, holding phontab)")
+        lib = _load_private_copy(self.lib_path)
+        try:
+            self._bind(lib)
+        except AttributeError as err:  # a symbol missing: not libespeak-ng, or one too old
+            raise EspeakUnavailable(f"{self.lib_path} lacks the eSpeak NG API: {err}") from err
+        # espeak_Initialize wants the folder that *contains* espeak-ng-data.
+        rate = lib.espeak_Initialize(
+            AUDIO_OUTPUT_SYNCHRONOUS, 0, str(self.data_dir.parent).encode(), ESPEAK_INITIALIZE_DONT_EXIT
+        )
+        if rate <= 0:
+            raise EspeakUnavailable(f"espeak_Initialize failed ({rate}) with data {self.data_dir}")
+        self.native_rate = int(rate)
+        self._chunks: list[bytes] = []
+        self._callback = _SYNTH_CALLBACK(self._collect)  # keep a reference: C holds only the pointer
+        lib.espeak_SetSynthCallback(self._callback)
+        self._lib = lib
+        self._libc = _libc()
+        info = lib.espeak_Info(None)
+        self.version = info.decode() if info else "unknown"
+
+    @staticmethod
+    def _bind(lib: ctypes.CDLL) -> None:
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
+        lib.espeak_SetSynthCallback.restype = None
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_GetCurrentVoice.argtypes = []
+        lib.espeak_GetCurrentVoice.restype = ctypes.POINTER(_EspeakVoice)
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_SetParameter.restype = ctypes.c_int
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+            ctypes.c_uint, ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p,
+        ]
+        lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_Info.argtypes = [ctypes.c_void_p]
+        lib.espeak_Info.restype = ctypes.c_char_p
+        lib.espeak_Terminate.argtypes = []
+        lib.espeak_Terminate.restype = ctypes.c_int
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed.restype = ctypes.c_int
+
+    def _collect(self, wav: ctypes.POINTER(ctypes.c_short), count: int, _events: int) -> int:
+        if wav and count > 0:
+            self._chunks.append(ctypes.string_at(wav, count * 2))
+        return 0  # 0 = continue synthesis
+
+    def set_voice(self, speaker: str) -> str:
+        """Select ``accent[+variant]``; return the voice file eSpeak actually loaded."""
+        status = self._lib.espeak_SetVoiceByName(speaker.encode())
+        if status != EE_OK:
+            raise ValueError(f"eSpeak has no voice {speaker!r} (status {status})")
+        current = self._lib.espeak_GetCurrentVoice()
+        return current.contents.identifier.decode() if current and current.contents.identifier else ""
+
+    def synth(self, speaker: str, text: str, rate: int, pitch: int, pitch_range: int, seed: int) -> np.ndarray:
+        """int16 samples at :attr:`native_rate` for ``text`` in voice ``speaker``."""
+        self.set_voice(speaker)
+        # parameters persist between calls, so every utterance sets all three
+        for param, value in ((ESPEAK_RATE, rate), (ESPEAK_PITCH, pitch), (ESPEAK_RANGE, pitch_range)):
+            self._lib.espeak_SetParameter(param, int(value), 0)
+        # breath/aspiration noise draws on eSpeak's generator and libc rand(): seed both
+        self._lib.espeak_ng_SetRandSeed(seed)
+        if self._libc is not None:
+            self._libc.srand(ctypes.c_uint(seed))
+        self._chunks = []
+        data = text.encode("utf-8") + b"\0"
+        status = self._lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
+        if status != EE_OK:
+            raise RuntimeError(f"espeak_Synth failed ({status}) for {speaker!r}: {text!r}")
+        return np.frombuffer(b"".join(self._chunks), dtype=np.int16)
+
+    def close(self) -> None:
+        if self._lib is not None:
+            self._lib.espeak_Terminate()
+            self._lib = None
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None)
+        libc.srand.argtypes = [ctypes.c_uint]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+def available_speakers(data_dir: Path) -> list[str]:
+    """Every ``accent[+variant]`` of :data:`ACCENTS` x :data:`VARIANTS` this espeak-ng-data ships."""
+    accents_dir = data_dir / "lang" / "gmw"
+    shipped = {p.name.lower() for p in accents_dir.iterdir()} if accents_dir.is_dir() else set()
+    variants_dir = data_dir / "voices" / "!v"
+    accents = [a for a in ACCENTS if a in shipped]
+    # espeak_SetVoiceByName ignores an unknown variant silently, so check the files here
+    variants = [v for v in VARIANTS if v == "" or (variants_dir / v).is_file()]
+    return [a + (f"+{v}" if v else "") for a in accents for v in variants]
+
+
+def split_speakers(speakers: Sequence[str], seed: int, test_fraction: float) -> tuple[list[str], list[str]]:
+    """Deterministically hold out ``test_fraction`` of the speakers (at least one each side)."""
+    if len(speakers) < 2:
+        raise ValueError("need at least two speakers to hold some out for testing")
+    order = sorted(speakers)
+    np.random.default_rng([seed, 0x5EED]).shuffle(order)
+    n_test = min(len(order) - 1, max(1, round(test_fraction * len(order))))
+    return sorted(order[n_test:]), sorted(order[:n_test])
+
+
+@dataclass(frozen=True)
+class UtterancePlan:
+    id: str
+    speaker: str
+    digits: str
+    rate: int
+    pitch: int
+    pitch_range: int
+    seed: int
+
+    @property
+    def text(self) -> str:
+        return " ".join(DIGIT_WORDS[int(d)] for d in self.digits)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides the corpus; a rebuild is skipped when it matches."""
+
+    seed: int
+    train: int
+    dev: int
+    test: int
+    test_speaker_fraction: float
+    rate: tuple[int, int]
+    pitch: tuple[int, int]
+    pitch_range: tuple[int, int]
+    peak_dbfs: tuple[float, float]
+    snr_db: tuple[float, float] | None
+    pad_s: tuple[float, float]
+    sample_rate: int = SAMPLE_RATE
+    version: int = SETTINGS_VERSION
+
+    def counts(self) -> dict[str, int]:
+        return {"train": self.train, "dev": self.dev, "test": self.test}
+
+    def to_json(self, espeak_version: str, speakers: dict[str, list[str]]) -> dict:
+        record = {**asdict(self), "espeak_version": espeak_version, "speakers": speakers}
+        return json.loads(json.dumps(record))  # tuples -> lists, as read back from settings.json
+
+
+def plan_split(split: str, count: int, speakers: Sequence[str], settings: Settings) -> list[UtterancePlan]:
+    """Draw ``count`` utterances for ``split``; each split has its own stream, so changing
+    one split's size leaves the others unchanged."""
+    rng = np.random.default_rng([settings.seed, SPLITS.index(split) + 1])
+    plans = []
+    for index in range(count):
+        n_digits = int(rng.integers(MIN_DIGITS, MAX_DIGITS + 1))
+        plans.append(
+            UtterancePlan(
+                id=f"{split}_{index:05d}",
+                speaker=speakers[int(rng.integers(len(speakers)))],
+                digits="".join(str(d) for d in rng.integers(0, 10, size=n_digits)),
+                rate=int(rng.integers(settings.rate[0], settings.rate[1] + 1)),
+                pitch=int(rng.integers(settings.pitch[0], settings.pitch[1] + 1)),
+                pitch_range=int(rng.integers(settings.pitch_range[0], settings.pitch_range[1] + 1)),
+                seed=int(rng.integers(1, 2**31 - 1)),
+            )
+        )
+    return plans
+
+
+def render(samples: np.ndarray, resample: torchaudio.transforms.Resample, plan: UtterancePlan, settings: Settings) -> np.ndarray:
+    """int16 eSpeak output -> float32 at 16 kHz with random padding, gain and white noise.
+
+    ``resample`` maps eSpeak's native rate to ``settings.sample_rate``; it is built once
+    because computing its sinc kernel costs more than the resampling itself.
+    """
+    rng = np.random.default_rng([plan.seed, 0xA0D10])
+    with torch.no_grad():
+        speech = resample(torch.from_numpy(samples.astype(np.float32) / 32768.0)).numpy()
+    peak = float(np.abs(speech).max())
+    if peak > 0:
+        speech = speech * (10 ** (rng.uniform(*settings.peak_dbfs) / 20) / peak)
+    pad = [int(rng.uniform(*settings.pad_s) * settings.sample_rate) for _ in range(2)]
+    audio = np.concatenate([np.zeros(pad[0], np.float32), speech, np.zeros(pad[1], np.float32)])
+    if settings.snr_db is not None and peak > 0:
+        # SNR against the speech power only, so padding does not change the noise level
+        noise_rms = np.sqrt(np.mean(speech**2)) / 10 ** (rng.uniform(*settings.snr_db) / 20)
+        audio = audio + rng.normal(0.0, noise_rms, size=audio.shape)
+    return np.clip(audio, -1.0, 32767 / 32768).astype(np.float32)
+
+
+def expected_counts(settings_json: dict) -> dict[str, int]:
+    return {split: int(settings_json[split]) for split in SPLITS}
+
+
+def _is_complete(out: Path, expected: dict) -> bool:
+    """True when ``out`` holds a finished build with exactly ``expected`` settings."""
+    try:
+        stored = json.loads((out / "settings.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if stored != expected:
+        return False
+    for split, count in expected_counts(expected).items():
+        manifest = out / f"{split}.jsonl"
+        if count == 0:
+            continue
+        if not manifest.is_file():
+            return False
+        lines = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+        if len(lines) != count or not all((out / rec["audio"]).is_file() for rec in lines):
+            return False
+    return True
+
+
+def build_corpus(
+    out: Path,
+    settings: Settings,
+    force: bool = False,
+    lib_path: Path | None = None,
+    data_dir: Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Synthesise the corpus into ``out``; return a summary (counts, speakers, seconds)."""
+    out = Path(out)
+    if lib_path is None or data_dir is None:
+        default_lib, default_data = default_espeak_paths()
+        lib_path, data_dir = lib_path or default_lib, data_dir or default_data
+    data_dir = Path(data_dir)
+    speakers = available_speakers(data_dir)
+    if not speakers:
+        raise EspeakUnavailable(f"no English voices found under {data_dir}")
+    train_speakers, test_speakers = split_speakers(speakers, settings.seed, settings.test_speaker_fraction)
+    split_speakers_of = {"train": train_speakers, "dev": train_speakers, "test": test_speakers}
+
+    probe = EspeakSynth(lib_path, data_dir)  # also the early, clear failure if eSpeak is missing
+    version = probe.version
+    probe.close()
+    expected = settings.to_json(version, {"train": train_speakers, "test": test_speakers})
+    summary = {"out": str(out), "counts": settings.counts(), "speakers": expected["speakers"], "skipped": False}
+    if not force and _is_complete(out, expected):
+        summary["skipped"] = True
+        return summary
+
+    (out / "settings.json").unlink(missing_ok=True)  # a build is complete only once this is rewritten
+    wav_dir = out / "wav"
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    plans = {split: plan_split(split, n, split_speakers_of[split], settings) for split, n in settings.counts().items()}
+    start = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # per-utterance tensors are tiny: extra threads only add overhead
+    try:
+        _synthesise(out, plans, settings, lib_path, data_dir, progress)
+    finally:
+        torch.set_num_threads(threads)
+    (out / "settings.json").write_text(json.dumps(expected, indent=2) + "\n")
+    summary["seconds"] = time.perf_counter() - start
+    return summary
+
+
+def _synthesise(
+    out: Path,
+    plans: dict[str, list[UtterancePlan]],
+    settings: Settings,
+    lib_path: Path,
+    data_dir: Path,
+    progress: bool,
+) -> None:
+    """Write every planned utterance's wav and each split's manifest; drop stale wavs."""
+    wav_dir = out / "wav"
+    bar = tqdm(total=sum(len(p) for p in plans.values()), desc="synth", unit="utt", disable=not progress)
+    written: set[str] = set()
+    for split, split_plans in plans.items():
+        manifest = out / f"{split}.jsonl"
+        if not split_plans:
+            manifest.unlink(missing_ok=True)
+            continue
+        synth = EspeakSynth(lib_path, data_dir)  # fresh state per split: see _load_private_copy
+        resample = torchaudio.transforms.Resample(synth.native_rate, settings.sample_rate)
+        records = []
+        bar.set_description(split)
+        for plan in split_plans:
+            samples = synth.synth(plan.speaker, plan.text, plan.rate, plan.pitch, plan.pitch_range, plan.seed)
+            if samples.size == 0:
+                raise RuntimeError(f"eSpeak produced no audio for {plan.speaker!r}: {plan.text!r}")
+            audio = render(samples, resample, plan, settings)
+            name = f"{plan.id}.wav"
+            sf.write(wav_dir / name, audio, settings.sample_rate, subtype="PCM_16")
+            written.add(name)
+            records.append(
+                {
+                    "id": plan.id,
+                    "audio": f"wav/{name}",
+                    "duration": len(audio) / settings.sample_rate,
+                    "text": plan.text,
+                    "speaker": plan.speaker,
+                }
+            )
+            bar.update()
+        synth.close()
+        write_manifest(manifest, records)
+    bar.close()
+    for stale in wav_dir.glob("*.wav"):  # left over from a bigger earlier build
+        if stale.name not in written:
+            stale.unlink()
+
+
+def _pair(kind: type) -> Callable[[str], tuple]:
+    def parse(text: str) -> tuple:
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}")
+        low, high = (kind(p) for p in parts)
+        if low > high:
+            raise argparse.ArgumentTypeError(f"LOW must not exceed HIGH in {text!r}")
+        return (low, high)
+
+    return parse
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("data/digits"), help="output folder")
+    parser.add_argument("--train", type=int, default=2000, help="training utterances")
+    parser.add_argument("--dev", type=int, default=200, help="dev utterances (training speakers)")
+    parser.add_argument("--test", type=int, default=300, help="test utterances (held-out speakers)")
+    parser.add_argument("--seed", type=int, default=0, help="decides speakers split, content and noise")
+    parser.add_argument("--test-speaker-fraction", type=float, default=0.2, help="share of speakers held out for test")
+    parser.add_argument("--rate", type=_pair(int), metavar="LOW,HIGH", default=(130, 220), help="speaking rate range, words/minute")
+    parser.add_argument("--pitch", type=_pair(int), metavar="LOW,HIGH", default=(30, 70), help="eSpeak pitch range (0-100)")
+    parser.add_argument("--pitch-range", type=_pair(int), metavar="LOW,HIGH", default=(20, 80), help="eSpeak pitch-range range (0-100)")
+    parser.add_argument("--peak-dbfs", type=_pair(float), metavar="LOW,HIGH", default=(-12.0, -1.0), help="random peak level")
+    parser.add_argument("--snr-db", type=_pair(float), metavar="LOW,HIGH", default=(20.0, 40.0), help="white-noise SNR range")
+    parser.add_argument("--clean", action="store_true", help="add no noise")
+    parser.add_argument("--pad", type=_pair(float), metavar="LOW,HIGH", default=(0.05, 0.25), help="silence before/after, seconds")
+    parser.add_argument("--force", action="store_true", help="rebuild even if OUT is complete")
+    parser.add_argument("--espeak-lib", type=Path, help="libespeak-ng to use instead of espeakng-loader's")
+    parser.add_argument("--espeak-data", type=Path, help="espeak-ng-data folder to use instead of espeakng-loader's")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    for name in ("train", "dev", "test"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name} must not be negative")
+    if args.train + args.dev + args.test == 0:
+        parser.error("nothing to synthesise")
+    if not 0 < args.test_speaker_fraction < 1:
+        parser.error("--test-speaker-fraction must be between 0 and 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = Settings(
+        seed=args.seed,
+        train=args.train,
+        dev=args.dev,
+        test=args.test,
+        test_speaker_fraction=args.test_speaker_fraction,
+        rate=args.rate,
+        pitch=args.pitch,
+        pitch_range=args.pitch_range,
+        peak_dbfs=args.peak_dbfs,
+        snr_db=None if args.clean else args.snr_db,
+        pad_s=args.pad,
+    )
+    try:
+        summary = build_corpus(args.out, settings, args.force, args.espeak_lib, args.espeak_data, not args.quiet)
+    except EspeakUnavailable as err:
+        print(f"error: eSpeak NG is unavailable: {err}", file=sys.stderr)
+        return 2
+    speakers = summary["speakers"]
+    if summary["skipped"]:
+        print(f"{args.out} is already complete with these settings; nothing to do (--force rebuilds)")
+    else:
+        total = sum(summary["counts"].values())
+        print(
+            f"wrote {total} utterances to {args.out} in {summary['seconds']:.1f} s "
+            f"({', '.join(f'{k}={v}' for k, v in summary['counts'].items())}; "
+            f"{len(speakers['train'])} training and {len(speakers['test'])} held-out test speakers)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
