@@ -31,6 +31,15 @@ class SeqkitCLI(LightningCLI):
         # The duration sampler shards batches across ranks itself.
         parser.set_defaults({"trainer.use_distributed_sampler": False})
 
+    def _parse_ckpt_path(self) -> None:
+        # Lightning rebuilds the model from the checkpoint's hyper-parameters; the decoder
+        # is an evaluation choice, so one given for this run (config or flag) still applies.
+        key = f"{self.config.get('subcommand')}.model.init_args.decoder"
+        decoder = self.config.get(key) if self.config.get("subcommand") else None
+        super()._parse_ckpt_path()
+        if decoder is not None:
+            self.config[key] = decoder
+
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):

@@ -9,7 +9,6 @@ sensible classes.
 from __future__ import annotations
 
 import importlib
-import warnings
 from pathlib import Path
 
 import lightning as L
@@ -27,8 +26,5 @@ def load_task(ckpt: str | Path, device: str = "cpu") -> L.LightningModule:
         raise ValueError(f"{path} was not written by `seqkit fit` (no _class_path in its hyper-parameters)")
     module_name, _, class_name = class_path.rpartition(".")
     task_class = getattr(importlib.import_module(module_name), class_name)
-    with warnings.catch_warnings():
-        # Lightning suggests ignoring nn.Module hyper-parameters; ours are configs, kept on purpose.
-        warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
-        task = task_class.load_from_checkpoint(path, map_location=device, weights_only=True)
+    task = task_class.load_from_checkpoint(path, map_location=device, weights_only=True)
     return task.eval()

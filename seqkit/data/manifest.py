@@ -8,6 +8,7 @@ with the manifest's path and line number, so a user can open the file and fix it
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -65,8 +66,8 @@ def parse_manifest_line(raw: str, manifest: Path, line: int, data_root: Path | N
         duration = float(record["duration"])
     except (TypeError, ValueError):
         raise ManifestError(f"{where}: duration {record['duration']!r} is not a number") from None
-    if not duration > 0:
-        raise ManifestError(f"{where}: duration must be positive, got {duration}")
+    if not (duration > 0 and math.isfinite(duration)):
+        raise ManifestError(f"{where}: duration must be a positive finite number, got {duration}")
     if not isinstance(record["text"], str) or not isinstance(record["audio"], str):
         raise ManifestError(f"{where}: 'text' and 'audio' must be strings")
     try:

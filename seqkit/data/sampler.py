@@ -58,6 +58,11 @@ class DurationBatchSampler(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def sampler(self) -> "DurationBatchSampler":
+        # Lightning reshuffles by calling ``dataloader.batch_sampler.sampler.set_epoch(epoch)``.
+        return self
+
     def _order(self, rng: random.Random) -> list[int]:
         order = sorted(range(len(self.durations)), key=self.durations.__getitem__)
         if not self.shuffle:
@@ -73,7 +78,7 @@ class DurationBatchSampler(Sampler[list[int]]):
 
     def all_batches(self) -> list[list[int]]:
         """Every rank's batches for this epoch, in order (rank r takes ``[r::world]``)."""
-        rng = random.Random(self.seed + self.epoch)
+        rng = random.Random(f"{self.seed}:{self.epoch}")  # distinct streams for every (seed, epoch)
         batches: list[list[int]] = []
         current: list[int] = []
         longest = 0.0

@@ -9,7 +9,6 @@ A batch is a plain dict of tensors and lists (never a PackedSequence):
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Literal
 
 import lightning as L

@@ -8,8 +8,8 @@ output size and the tokenizer's vocabulary (linked from the data module), which 
 
 from __future__ import annotations
 
-import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +29,9 @@ from seqkit.heads.ctc import CTCHead
 from seqkit.tasks.optim import Decay, warmup_schedule
 
 log = logging.getLogger(__name__)
+# The parts' configs are the hyper-parameters on purpose: they rebuild the model from a
+# checkpoint.  Lightning's advice to ignore nn.Module hyper-parameters doesn't apply.
+warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module` and is already saved.*")
 
 
 class SpeechToText(L.LightningModule):
@@ -205,7 +208,8 @@ class SpeechToText(L.LightningModule):
             checkpoint = ModelCheckpoint(
                 monitor="val_wer", mode="min", save_last=True, filename="best-{epoch}-{val_wer:.4f}", auto_insert_metric_name=False
             )
-        return [checkpoint, LearningRateMonitor(logging_interval="step")]
+        monitors = [LearningRateMonitor(logging_interval="step")] if self.trainer.loggers else []
+        return [checkpoint, *monitors]
 
     # ---- optimisation -----------------------------------------------------------------
     def configure_optimizers(self):

@@ -1,0 +1,101 @@
+"""SpeechToText: composition from parts, sizes linked, fp32 CTC under bf16, and data checks."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from seqkit.data.speech import SpeechDataModule, collate_speech
+from seqkit.data.tokenizer import CharTokenizer, SentencePieceTokenizer
+from seqkit.encoders.rnn import RNNEncoder
+from seqkit.features.cmvn import UtteranceCMVN
+from seqkit.features.spectral import LogMelFilterbank
+from seqkit.tasks.speech_to_text import SpeechToText
+
+TEXTS = ["one two three", "four five", "six seven eight nine", "zero one", "two two two"]
+
+
+def make_task(tokenizer_state: dict, stack: int = 2) -> SpeechToText:
+    torch.manual_seed(0)
+    return SpeechToText(
+        tokenizer=tokenizer_state,
+        features=LogMelFilterbank(sample_rate=8000, n_mels=16),
+        normalizer=UtteranceCMVN(),
+        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=2, stack_frames=stack),
+    )
+
+
+@pytest.mark.parametrize("tokenizer", [CharTokenizer(), SentencePieceTokenizer(vocab_size=30)])
+def test_sizes_follow_from_features_and_tokenizer(tokenizer) -> None:
+    tokenizer.fit(TEXTS * 4)
+    task = make_task(tokenizer.state())
+    assert task.encoder.layers[0].forward_rnn.input_size == 16 * 2
+    assert task.head.proj.out_features == tokenizer.vocab_size
+    waveforms, lengths = torch.randn(3, 8000), torch.tensor([8000, 6000, 3000])
+    log_probs, out_lengths = task(waveforms, lengths)
+    assert log_probs.shape[:2] == (3, int(out_lengths.max())) and log_probs.shape[2] == tokenizer.vocab_size
+    # The length check's arithmetic agrees with what the model really outputs.
+    assert [task.output_frames(n / 8000) for n in lengths.tolist()] == out_lengths.tolist()
+
+
+def test_ctc_loss_is_fp32_and_trainable_under_bf16() -> None:
+    task = make_task(CharTokenizer().fit(TEXTS).state())
+    waveforms, lengths = torch.randn(2, 8000), torch.tensor([8000, 7000])
+    targets = [torch.tensor(task.tokenizer.encode(t)) for t in TEXTS[:2]]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        log_probs, out_lengths = task(waveforms, lengths)
+        loss = task.head.loss(log_probs, out_lengths, torch.cat(targets), torch.tensor([len(t) for t in targets]))
+    assert log_probs.dtype == torch.float32 and loss.dtype == torch.float32
+    loss.backward()
+    grads = [p.grad for p in task.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def write_corpus(folder: Path, texts: list[str]) -> Path:
+    lines = []
+    for i, text in enumerate(texts):
+        seconds = 0.8
+        t = np.arange(int(8000 * seconds)) / 8000
+        soundfile.write(folder / f"u{i}.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+        lines.append(json.dumps({"id": f"u{i}", "audio": f"u{i}.wav", "duration": seconds, "text": text, "speaker": "s"}))
+    manifest = folder / "m.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def test_bad_utterances_stop_with_file_and_line(tmp_path: Path) -> None:
+    train = write_corpus(tmp_path, ["one two", "three", "!!!", "one " * 40])
+    data = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0)
+    task = make_task(data.tokenizer_state, stack=4)
+    with pytest.raises(ValueError) as err:
+        task._check_split(data, "fit")
+    message = str(err.value)
+    assert "2 problem(s)" in message
+    assert f"{train}:3 (id=u2): empty transcript" in message
+    assert f"{train}:4 (id=u3)" in message and "needed by its CTC label" in message
+
+
+def test_skip_policy_drops_counts_and_lists(tmp_path: Path) -> None:
+    train = write_corpus(tmp_path, ["one two", "three", "!!!"])
+    data = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0, on_bad="skip")
+    task = make_task(data.tokenizer_state)
+    task._check_split(data, "fit")
+    assert [u.id for u in data.utterances("fit")] == ["u0", "u1"]
+    assert len(task.skipped) == 1 and "u2" in task.skipped[0]
+
+
+def test_unreadable_audio_is_skipped_and_reported(tmp_path: Path) -> None:
+    train = write_corpus(tmp_path, ["one two", "three"])
+    (tmp_path / "u1.wav").write_bytes(b"RIFF garbage")
+    data = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0, on_bad="skip")
+    batch = collate_speech([data._loader("fit", shuffle=False).dataset[i] for i in range(2)])
+    assert batch["ids"] == ["u0"] and batch["skipped"] == ["u1"]
+    strict = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0)
+    with pytest.raises(ValueError, match=r"m\.jsonl:2 \(id=u1\).*unreadable audio"):
+        strict._loader("fit", shuffle=False).dataset[1]
