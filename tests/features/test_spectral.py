@@ -11,12 +11,7 @@ from seqkit.features.spectral import MFCC, LogMelFilterbank
 SR = 16000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _chirp_plus_noise(seconds: float = 1.0, seed: int = 0) -> torch.Tensor:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -19,18 +17,9 @@ TOOL = Path(__file__).resolve().parents[2] / "tools" / "bench_train.py"
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--stack", "2", "--n-mels", "20"]
 
 
-def _load_tool() -> ModuleType:
-    # tools/ is not a package; register the module before running it so dataclasses resolve
-    spec = importlib.util.spec_from_file_location("bench_train", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def tool() -> ModuleType:
-    return _load_tool()
+def tool(load_script) -> ModuleType:
+    return load_script("tools/bench_train.py")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,17 +14,7 @@ from seqkit.data.audio import load_audio
 from seqkit.features.cmvn import GlobalCMVN
 from seqkit.features.spectral import LogMelFilterbank
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "compute_cmvn.py"
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("compute_cmvn", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_stats_normalise_the_training_features(tmp_path: Path) -> None:
+def test_stats_normalise_the_training_features(tmp_path: Path, load_script) -> None:
     rng = np.random.default_rng(0)
     lines = []
     for i in range(4):
@@ -41,7 +30,7 @@ def test_stats_normalise_the_training_features(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     out = tmp_path / "cmvn.json"
 
-    assert load_tool().main(["--config", str(tmp_path / "c.yaml"), "--out", str(out)]) == 0
+    assert load_script("tools/compute_cmvn.py").main(["--config", str(tmp_path / "c.yaml"), "--out", str(out)]) == 0
 
     stats = json.loads(out.read_text())
     assert stats["utterances"] == 4 and len(stats["mean"]) == 20

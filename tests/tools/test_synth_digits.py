@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,19 +14,10 @@ TOOL = Path(__file__).resolve().parents[2] / "tools" / "synth_digits.py"
 DIGIT_WORDS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 
 
-def _load_tool() -> ModuleType:
-    # tools/ is not a package; register the module before running it so dataclasses resolve
-    spec = importlib.util.spec_from_file_location("synth_digits", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def tool() -> ModuleType:
+def tool(load_script) -> ModuleType:
     pytest.importorskip("espeakng_loader")
-    return _load_tool()
+    return load_script("tools/synth_digits.py")
 
 
 def _build(tool: ModuleType, out: Path, seed: int = 0, **overrides) -> dict:
