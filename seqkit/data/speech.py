@@ -3,7 +3,8 @@
 A batch is a plain dict of tensors and lists (never a PackedSequence):
 
     waveforms (B, S) float32, lengths (B,) int64, targets (sum L,) int64 concatenated,
-    target_lengths (B,) int64, ids / texts / speakers: lists of B strings.
+    target_lengths (B,) int64, ids / texts / speakers: lists of B strings,
+    skipped: why each unreadable utterance was left out (only under ``on_bad="skip"``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class SpeechDataset(Dataset):
             if self.on_bad == "error":
                 raise
             log.warning("skipping bad utterance: %s", err)
-            return {"skipped": utt.id, "reason": str(err)}
+            return {"skipped": str(err)}
         return {
             "waveform": waveform,
             "targets": torch.tensor(self.tokenizer.encode(utt.text), dtype=torch.long),
@@ -57,7 +58,7 @@ class SpeechDataset(Dataset):
 
 def collate_speech(items: list[dict]) -> dict:
     """Pad waveforms to the longest and concatenate CTC targets (see module docstring)."""
-    skipped = [item["skipped"] for item in items if "skipped" in item]
+    skipped = [item["skipped"] for item in items if "skipped" in item]  # error messages naming file and line
     items = [item for item in items if "skipped" not in item]
     lengths = torch.tensor([item["waveform"].numel() for item in items], dtype=torch.long)
     waveforms = torch.zeros(len(items), int(lengths.max()) if items else 0)

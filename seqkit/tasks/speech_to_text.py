@@ -134,7 +134,7 @@ class SpeechToText(L.LightningModule):
     def _note_skipped(self, batch: dict) -> None:
         # Unreadable audio under on_bad=skip: counted, logged and listed, never silent.
         if batch["skipped"]:
-            self.skipped.extend(f"{utt_id}: unreadable audio" for utt_id in batch["skipped"])
+            self.skipped.extend(batch["skipped"])
             self.log("skipped_utterances", float(len(self.skipped)), reduce_fx="max")
             self._write_skipped()
 
@@ -196,7 +196,7 @@ class SpeechToText(L.LightningModule):
         report = build_wer_report(sorted(records, key=lambda r: r["id"]))
         out_dir = self._run_dir() or Path.cwd()
         json_path, md_path = write_wer_report(report, out_dir)
-        print(format_summary(report))
+        print("\n" + format_summary(report))  # below the progress bar, not on its line
         print(f"WER report: {md_path} and {json_path}")
 
     def configure_callbacks(self) -> list:

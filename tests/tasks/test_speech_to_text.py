@@ -95,7 +95,8 @@ def test_unreadable_audio_is_skipped_and_reported(tmp_path: Path) -> None:
     (tmp_path / "u1.wav").write_bytes(b"RIFF garbage")
     data = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0, on_bad="skip")
     batch = collate_speech([data._loader("fit", shuffle=False).dataset[i] for i in range(2)])
-    assert batch["ids"] == ["u0"] and batch["skipped"] == ["u1"]
+    assert batch["ids"] == ["u0"]
+    assert len(batch["skipped"]) == 1 and "m.jsonl:2 (id=u1)" in batch["skipped"][0]
     strict = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0)
     with pytest.raises(ValueError, match=r"m\.jsonl:2 \(id=u1\).*unreadable audio"):
         strict._loader("fit", shuffle=False).dataset[1]
