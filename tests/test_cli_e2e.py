@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SEQKIT = [sys.executable, "-m", "seqkit.cli"]
@@ -53,6 +54,13 @@ def test_fit_test_transcribe(corpus: Path, tmp_path: Path) -> None:
     assert (run_dir / "metrics.csv").is_file()
     best = sorted((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert best, "no best-WER checkpoint written"
+
+    # The run's saved config replays it: same model and data, whatever the command line was.
+    replay_root = tmp_path / "replay"
+    run([*SEQKIT, "fit", "--config", str(run_dir / "config.yaml"), "--trainer.max_epochs", "1",
+         "--trainer.default_root_dir", str(replay_root)], cwd=tmp_path)
+    original, replayed = (yaml.safe_load((d / "config.yaml").read_text()) for d in (run_dir, replay_root / "version_0"))
+    assert replayed["model"] == original["model"] and replayed["data"] == original["data"]
 
     tested = run([*SEQKIT, "test", *common, "--ckpt_path", str(best[0])], cwd=tmp_path)
     report = json.loads((run_dir / "test" / "wer_report.json").read_text())
