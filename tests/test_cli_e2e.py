@@ -1,6 +1,7 @@
 """End to end through the real ``seqkit`` CLI on a tiny synthesised digits corpus.
 
-fit -> test (WER report) -> transcribe, each a separate process, as a user runs them.
+fit -> replay of the saved config -> test (WER report) -> predict -> transcribe, each a
+separate process, as a user runs them.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ def test_fit_test_transcribe(corpus: Path, tmp_path: Path) -> None:
     # 12 epochs on 400 utterances: far from the demo's accuracy, far better than chance (WER ~1).
     assert report["totals"]["wer"] < 0.5, report["totals"]
     assert "WER" in tested.stdout
+
+    run([*SEQKIT, "predict", *common, "--data.predict_manifest", str(corpus / "test.jsonl"), "--ckpt_path", str(best[0])], cwd=tmp_path)
+    predictions = [json.loads(line) for line in (run_dir / "predict" / "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == 40 and {"id", "text"} <= set(predictions[0])
 
     wavs = sorted((corpus / "wav").glob("test_*.wav"))[:3]
     out = run([*SEQKIT, "transcribe", "--ckpt", str(best[0]), *map(str, wavs)], cwd=tmp_path).stdout

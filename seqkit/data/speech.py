@@ -90,6 +90,7 @@ class SpeechDataModule(L.LightningDataModule):
         train_manifest: str | None = None,
         val_manifest: str | None = None,
         test_manifest: str | None = None,
+        predict_manifest: str | None = None,
         data_root: str | None = None,  # audio paths are relative to it; ${SEQKIT_DATA} is expanded
         tokenizer: Tokenizer | None = None,
         sample_rate: int = 16000,
@@ -100,7 +101,7 @@ class SpeechDataModule(L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        manifests = {"fit": train_manifest, "validate": val_manifest, "test": test_manifest}
+        manifests = {"fit": train_manifest, "validate": val_manifest, "test": test_manifest, "predict": predict_manifest}
         self.manifests = {split: expand_data_path(p) if p else None for split, p in manifests.items()}
         self.data_root = expand_data_path(data_root) if data_root else None
         self.sample_rate = sample_rate
@@ -161,6 +162,9 @@ class SpeechDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
 
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", shuffle=False)
+
 
 def split_arg(split: str) -> str:
-    return {"fit": "train_manifest", "validate": "val_manifest", "test": "test_manifest"}[split]
+    return f"{'train' if split == 'fit' else 'val' if split == 'validate' else split}_manifest"

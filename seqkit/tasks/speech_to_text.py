@@ -8,6 +8,7 @@ output size and the tokenizer's vocabulary (linked from the data module), which 
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -67,7 +68,7 @@ class SpeechToText(L.LightningModule):
         self.lr_decay = lr_decay
         self.val_wer, self.val_cer = WordErrorRate(), CharErrorRate()
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
-        self._test_records: list[dict] = []
+        self._records: list[dict] = []  # per-utterance results of a test or predict epoch
         self.skipped: list[str] = []
 
     # ---- model ----------------------------------------------------------------------
@@ -92,10 +93,11 @@ class SpeechToText(L.LightningModule):
         if datamodule is None or not hasattr(datamodule, "utterances"):
             return
         splits = {"fit": ["fit", "validate"], "validate": ["validate"], "test": ["test"]}.get(stage, [])
+        # predict: transcripts may be absent or placeholders, so only audio errors apply.
         for split in splits:
             if datamodule.manifests.get(split) is not None:
                 self._check_split(datamodule, split)
-        if stage == "test" and self.beam_decoder is not None and not self.beam_decoder.prepared:
+        if stage in ("test", "predict") and self.beam_decoder is not None and not self.beam_decoder.prepared:
             texts = [u.text for u in datamodule.utterances("fit")] if datamodule.manifests.get("fit") else None
             self.beam_decoder.prepare(self.tokenizer, texts, (self._run_dir() or Path.cwd()) / "decoder")
 
@@ -178,17 +180,46 @@ class SpeechToText(L.LightningModule):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         hyps = self._evaluate(batch, "test")
         for utt_id, speaker, ref, hyp in zip(batch["ids"], batch["speakers"], batch["texts"], hyps):
-            self._test_records.append({"id": utt_id, "speaker": speaker, "ref": ref, "hyp": hyp})
+            self._records.append({"id": utt_id, "speaker": speaker, "ref": ref, "hyp": hyp})
+
+    def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
+        """Transcripts of the predict manifest; also written to ``predictions.jsonl`` in the run directory."""
+        self._note_skipped(batch)
+        if not batch["ids"]:
+            return []
+        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"])
+        hyps = self.beam_decoder.decode(log_probs, out_lengths) if self.beam_decoder else self.decode(log_probs, out_lengths)
+        records = [{"id": utt_id, "text": hyp} for utt_id, hyp in zip(batch["ids"], hyps)]
+        self._records.extend(records)
+        return records
+
+    def on_predict_epoch_start(self) -> None:
+        self._records = []
+
+    def on_predict_epoch_end(self) -> None:
+        records = self._gather_records()
+        if self.global_rank != 0:
+            return
+        path = (self._run_dir() or Path.cwd()) / "predictions.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            for record in sorted(records, key=lambda r: r["id"]):
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        print(f"\npredictions: {path}")
+
+    def _gather_records(self) -> list[dict]:
+        """This epoch's per-utterance records from every DDP rank."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return self._records
+        gathered: list[list[dict]] = [[] for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather_object(gathered, self._records)
+        return [record for part in gathered for record in part]
 
     def on_test_epoch_start(self) -> None:
-        self._test_records = []
+        self._records = []
 
     def on_test_epoch_end(self) -> None:
-        records = self._test_records
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            gathered: list[list[dict]] = [[] for _ in range(torch.distributed.get_world_size())]
-            torch.distributed.all_gather_object(gathered, records)
-            records = [r for part in gathered for r in part]
+        records = self._gather_records()
         if self.global_rank != 0 or not records:
             return
         from seqkit.reports.wer import build_wer_report, format_summary, write_wer_report
