@@ -191,7 +191,7 @@ def bare_loader(args: argparse.Namespace, dm: SpeechDataModule) -> DataLoader:
 
 
 def epochs(loader: DataLoader) -> Iterator[dict]:
-    """Batches over successive epochs, calling ``set_epoch`` as the sampler expects (Lightning does not)."""
+    """Batches over successive epochs, calling ``set_epoch`` as Lightning does between epochs."""
     epoch = 0
     while True:
         loader.batch_sampler.set_epoch(epoch)
