@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import soundfile
 from seqkit.data.kaldi import CorpusError, folder_records, kaldi_records, read_table, read_wav_scp
 from seqkit.data.manifest import read_manifest, write_manifest
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def sine(path: Path, seconds: float, rate: int = 8000, fmt: str | None = None) -> Path:
@@ -39,13 +37,6 @@ def corpus(tmp_path: Path) -> Path:
     write(root / "train" / "text", "u1\tHELLO   WORLD\nu2 YES\nu3\n")  # tabs, extra spaces, empty text
     write(root / "train" / "utt2spk", "u1 S1\nu2 S1\nu3 S2\n")
     return root
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("make_manifest", REPO / "tools" / "make_manifest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_kaldi_dir_records(corpus: Path) -> None:
@@ -179,8 +170,8 @@ def test_folder_ambiguous_stem(digits: Path, tmp_path: Path) -> None:
     assert folder_records(digits, trans)[0]["audio"] == "0_george_0.wav"
 
 
-def test_tool_kaldi_and_folder(corpus: Path, digits: Path, tmp_path: Path, capsys) -> None:
-    tool = load_tool()
+def test_tool_kaldi_and_folder(corpus: Path, digits: Path, tmp_path: Path, capsys, load_script) -> None:
+    tool = load_script("tools/make_manifest.py")
     out = tmp_path / "m" / "train.jsonl"
     assert tool.main(["kaldi", str(corpus / "train"), "--out", str(out)]) == 0
     assert len(read_manifest(out, data_root=corpus)) == 3

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from seqkit.data.paths import default_data_dir
 from seqkit.data.manifest import read_manifest
-
-RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "speech_to_text"
-
-
-def load(recipe: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"prepare_{recipe}", RECIPES / recipe / "prepare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def corpus(name: str, marker: str) -> Path:
     root = default_data_dir() / name
@@ -28,9 +16,9 @@ def corpus(name: str, marker: str) -> Path:
     return root
 
 
-def test_yesno(tmp_path: Path, capsys) -> None:
+def test_yesno(tmp_path: Path, capsys, load_script) -> None:
     root = corpus("yesno", "waves_yesno")
-    assert load("yesno").main(["--data", str(root), "--out", str(tmp_path)]) == 0
+    assert load_script("recipes/speech_to_text/yesno/prepare.py").main(["--data", str(root), "--out", str(tmp_path)]) == 0
     train = read_manifest(tmp_path / "train.jsonl", data_root=root)
     test = read_manifest(tmp_path / "test.jsonl", data_root=root)
     assert (len(train), len(test)) == (31, 29)
@@ -42,9 +30,9 @@ def test_yesno(tmp_path: Path, capsys) -> None:
     assert "train: 31 utterances" in capsys.readouterr().out
 
 
-def test_speechocean762(tmp_path: Path, capsys) -> None:
+def test_speechocean762(tmp_path: Path, capsys, load_script) -> None:
     root = corpus("speechocean762", "train/wav.scp")
-    prepare = load("speechocean762")
+    prepare = load_script("recipes/speech_to_text/speechocean762/prepare.py")
     assert prepare.main(["--data", str(root), "--out", str(tmp_path)]) == 0
     train = read_manifest(tmp_path / "train.jsonl", data_root=root)
     dev = read_manifest(tmp_path / "dev.jsonl", data_root=root)
@@ -61,8 +49,8 @@ def test_speechocean762(tmp_path: Path, capsys) -> None:
     assert {u.speaker for u in read_manifest(tmp_path / "again" / "dev.jsonl", data_root=root)} == dev_spk
 
 
-def test_dev_speakers_are_stratified() -> None:
-    prepare = load("speechocean762")
+def test_dev_speakers_are_stratified(load_script) -> None:
+    prepare = load_script("recipes/speech_to_text/speechocean762/prepare.py")
     strata = {f"a{i}": "adult-f" for i in range(50)} | {f"m{i}": "minor-m" for i in range(30)}
     strata |= {f"x{i}": "adult-m" for i in range(20)}
     dev = prepare.pick_dev_speakers(strata, 10, seed=1)
