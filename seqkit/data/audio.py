@@ -29,8 +29,6 @@ def load_audio(path: str, sample_rate: int, where: str | None = None) -> torch.T
         raise AudioError(f"{label}: audio file not found")
     try:
         data, file_rate = soundfile.read(path, dtype="float32", always_2d=True)  # (T, C)
-    except FileNotFoundError:
-        raise AudioError(f"{label}: audio file not found") from None
     except (soundfile.LibsndfileError, RuntimeError, ValueError) as err:
         raise AudioError(f"{label}: unreadable audio ({err})") from None
     if data.shape[0] == 0:

@@ -24,6 +24,8 @@ from seqkit.data.tokenizer import CharTokenizer, Tokenizer
 
 log = logging.getLogger(__name__)
 BadPolicy = Literal["error", "skip"]
+# Lightning stage -> the data module argument naming its manifest.
+MANIFEST_ARGS = {"fit": "train_manifest", "validate": "val_manifest", "test": "test_manifest", "predict": "predict_manifest"}
 
 
 class SpeechDataset(Dataset):
@@ -101,8 +103,8 @@ class SpeechDataModule(L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        manifests = {"fit": train_manifest, "validate": val_manifest, "test": test_manifest, "predict": predict_manifest}
-        self.manifests = {split: expand_data_path(p) if p else None for split, p in manifests.items()}
+        paths = (train_manifest, val_manifest, test_manifest, predict_manifest)
+        self.manifests = {split: expand_data_path(p) if p else None for split, p in zip(MANIFEST_ARGS, paths)}
         self.data_root = expand_data_path(data_root) if data_root else None
         self.sample_rate = sample_rate
         self.max_batch_seconds = max_batch_seconds
@@ -126,7 +128,7 @@ class SpeechDataModule(L.LightningDataModule):
         if split not in self._utterances:
             path = self.manifests[split]
             if path is None:
-                raise ValueError(f"no manifest given for {split!r}; set data.{split_arg(split)}")
+                raise ValueError(f"no manifest given for {split!r}; set data.init_args.{MANIFEST_ARGS[split]}")
             self._utterances[split] = read_manifest(path, self.data_root)
         return self._utterances[split]
 
@@ -165,6 +167,3 @@ class SpeechDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self._loader("predict", shuffle=False)
 
-
-def split_arg(split: str) -> str:
-    return f"{'train' if split == 'fit' else 'val' if split == 'validate' else split}_manifest"
