@@ -12,14 +12,37 @@ import re
 import sys
 from pathlib import Path
 
+import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from seqkit.commands.checkpoint import task_hparams
+
 COMMANDS = {
     "transcribe": "seqkit.commands.transcribe",
     "check-data": "seqkit.commands.check_data",
+    "generate": "seqkit.commands.generate",
 }
+
+
+# What the data module knows -> the model argument it fills.  A link whose target the chosen
+# model does not have is ignored, so every task takes what it needs.  (Targets inside a part,
+# such as the features' input size, are not linked: jsonargparse's nested links fail.)
+DATA_TO_MODEL = {
+    "tokenizer_state": "model.init_args.tokenizer",  # plain-data tokenizer, saved in the checkpoint
+    "labels": "model.init_args.labels",  # class names of a classifier
+    "input_size": "model.init_args.input_size",  # feature size, vocabulary size or channels, for the features
+    "carry_state": "model.init_args.carry_state",  # language model windows in stream order
+}
+
+
+def _data_attribute(name: str):
+    def get(datamodule):
+        return getattr(datamodule, name, None)
+
+    get.__name__ = f"datamodule.{name}"
+    return get
 
 
 class SeqkitCLI(LightningCLI):
@@ -27,16 +50,28 @@ class SeqkitCLI(LightningCLI):
         # Sizes that follow from the data are linked, never typed twice.
         # The model owns its sample rate (it is saved with the checkpoint); the data resamples to it.
         parser.link_arguments("model.init_args.features.init_args.sample_rate", "data.init_args.sample_rate")
-        parser.link_arguments("data.tokenizer_state", "model.init_args.tokenizer", apply_on="instantiate")
+        for attribute, target in DATA_TO_MODEL.items():
+            parser.link_arguments("data", target, compute_fn=_data_attribute(attribute), apply_on="instantiate")
         # The duration sampler shards batches across ranks itself.
         parser.set_defaults({"trainer.use_distributed_sampler": False})
 
     def _parse_ckpt_path(self) -> None:
-        # Lightning rebuilds the model from the checkpoint's hyper-parameters; the decoder
-        # is an evaluation choice, so one given for this run (config or flag) still applies.
-        key = f"{self.config.get('subcommand')}.model.init_args.decoder"
-        decoder = self.config.get(key) if self.config.get("subcommand") else None
-        super()._parse_ckpt_path()
+        """Rebuild the model config from the checkpoint's hyper-parameters (as Lightning does).
+
+        Two differences: hyper-parameters the task's constructor does not take are dropped
+        (links that only other tasks take are stored as None), and the decoder is an
+        evaluation choice, so one given for this run (config or flag) still applies.
+        """
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        class_path, init_args = task_hparams(torch.load(ckpt_path, weights_only=True, map_location="cpu"))
+        if class_path is None:
+            return
+        key = f"{subcommand}.model.init_args.decoder"
+        decoder = self.config.get(key)
+        self.config = self.parser.parse_object({subcommand: {"model": {"class_path": class_path, "dict_kwargs": init_args}}}, self.config)
         if decoder is not None:
             self.config[key] = decoder
 

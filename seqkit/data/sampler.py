@@ -1,7 +1,8 @@
 """Duration-bucketed batch sampler, sharded across DDP ranks.
 
 Utterances of similar length go in the same batch (little padding); a batch holds at most
-``max_batch_seconds`` of *padded* audio.  Each epoch reshuffles within buckets and the
+``max_batch_seconds`` of *padded* audio and, if set, ``max_batch_items`` utterances (for
+sequences that are not audio, "durations" are any lengths, e.g. time steps).  Each epoch reshuffles within buckets and the
 order of batches.  Under DDP every rank builds the same batch list from the same seed and
 takes every ``world_size``-th batch, so ranks are disjoint and together see every utterance
 exactly once per epoch.  The batch count is made divisible by the world size by splitting
@@ -34,11 +35,15 @@ class DurationBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         num_replicas: int | None = None,
         rank: int | None = None,
+        max_batch_items: int | None = None,
     ) -> None:
         if max_batch_seconds <= 0:
             raise ValueError("max_batch_seconds must be positive")
+        if max_batch_items is not None and max_batch_items < 1:
+            raise ValueError("max_batch_items must be at least 1")
         self.durations = list(durations)
         self.max_batch_seconds = max_batch_seconds
+        self.max_batch_items = max_batch_items
         self.num_buckets = max(1, num_buckets)
         self.shuffle = shuffle
         self.seed = seed
@@ -84,7 +89,8 @@ class DurationBatchSampler(Sampler[list[int]]):
         longest = 0.0
         for index in self._order(rng):
             duration = self.durations[index]
-            if current and max(longest, duration) * (len(current) + 1) > self.max_batch_seconds:
+            full = self.max_batch_items is not None and len(current) >= self.max_batch_items
+            if current and (full or max(longest, duration) * (len(current) + 1) > self.max_batch_seconds):
                 batches.append(current)
                 current, longest = [], 0.0
             current.append(index)

@@ -19,9 +19,11 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jiwer
+
+from seqkit.reports.markdown import cell, percent, table
 
 GAP = "***"  # stands for the missing word of an insertion or deletion, as in Kaldi/sclite
 OPS = {"equal": "C", "substitute": "S", "delete": "D", "insert": "I"}
@@ -264,79 +266,62 @@ def format_alignment(ops: list[dict]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _percent(rate: float) -> str:
-    return f"{100 * rate:.2f}%"
-
-
 def format_summary(report: dict) -> str:
     """A few console lines: WER and CER with their counts, utterances and words."""
     t = report["totals"]
     lines = [
-        f"WER {_percent(t['wer'])} [ {t['errors']} / {t['ref_words']} words: "
+        f"WER {percent(t['wer'])} [ {t['errors']} / {t['ref_words']} words: "
         f"{t['substitutions']} sub, {t['deletions']} del, {t['insertions']} ins ]",
-        f"CER {_percent(t['cer'])} [ {t['char_errors']} / {t['ref_chars']} chars ]",
+        f"CER {percent(t['cer'])} [ {t['char_errors']} / {t['ref_chars']} chars ]",
         f"utterances {t['utterances']} ({t['utterances_with_errors']} with errors, "
-        f"SER {_percent(t['sentence_error_rate'])}), reference words {t['ref_words']}",
+        f"SER {percent(t['sentence_error_rate'])}), reference words {t['ref_words']}",
     ]
     return "\n".join(lines)
-
-
-def _cell(value: Any) -> str:
-    # A pipe inside a cell would end it; an empty cell is shown explicitly.
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|") if text else "∅"
-
-
-def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
-    header = list(header)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return lines
 
 
 def format_markdown(report: dict) -> str:
     """The report as Markdown: tables for totals, speakers and errors; alignments in code blocks."""
     t = report["totals"]
     out = ["# WER report", "", "## Totals", ""]
-    out += _table(
+    out += table(
         ["metric", "value"],
         [
-            ["WER", f"{_percent(t['wer'])} ({t['errors']} / {t['ref_words']})"],
-            ["CER", f"{_percent(t['cer'])} ({t['char_errors']} / {t['ref_chars']})"],
+            ["WER", f"{percent(t['wer'])} ({t['errors']} / {t['ref_words']})"],
+            ["CER", f"{percent(t['cer'])} ({t['char_errors']} / {t['ref_chars']})"],
             ["substitutions", t["substitutions"]],
             ["deletions", t["deletions"]],
             ["insertions", t["insertions"]],
             ["hits", t["hits"]],
             ["utterances", t["utterances"]],
-            ["utterances with errors", f"{t['utterances_with_errors']} (SER {_percent(t['sentence_error_rate'])})"],
+            ["utterances with errors", f"{t['utterances_with_errors']} (SER {percent(t['sentence_error_rate'])})"],
             ["reference words", t["ref_words"]],
             ["reference chars", t["ref_chars"]],
         ]
         + ([["audio", f"{t['duration'] / 3600:.2f} h"]] if t["duration"] is not None else []),
     )
     out += ["", "## WER per speaker (worst first)", ""]
-    out += _table(
+    out += table(
         ["speaker", "utterances", "words", "sub", "del", "ins", "WER"],
         [
             [s["speaker"], s["utterances"], s["ref_words"], s["substitutions"], s["deletions"], s["insertions"],
-             _percent(s["wer"])]
+             percent(s["wer"])]
             for s in report["speakers"]
         ],
     )
     out += ["", f"## Worst {len(report['worst'])} utterances", ""]
-    out += _table(
+    out += table(
         ["id", "speaker", "words", "sub", "del", "ins", "WER"],
         [
             [u["id"], u["speaker"], u["ref_words"], u["substitutions"], u["deletions"], u["insertions"],
-             _percent(u["wer"])]
+             percent(u["wer"])]
             for u in report["worst"]
         ],
     )
     out += ["", "## Most frequent substitutions", ""]
-    out += _table(["ref", "hyp", "count"], [[s["ref"], s["hyp"], s["count"]] for s in report["substitutions"]])
+    out += table(["ref", "hyp", "count"], [[s["ref"], s["hyp"], s["count"]] for s in report["substitutions"]])
     for kind in ("deletions", "insertions"):
         out += ["", f"## Most frequent {kind}", ""]
-        out += _table(["word", "count"], [[d["word"], d["count"]] for d in report[kind]])
+        out += table(["word", "count"], [[d["word"], d["count"]] for d in report[kind]])
     wrong = [u for u in report["utterances"] if u["errors"]]
     out += [
         "",
@@ -346,7 +331,7 @@ def format_markdown(report: dict) -> str:
     ]
     for u in wrong:
         out += [
-            f"### {u['id']} (speaker {_cell(u['speaker'])}): WER {_percent(u['wer'])}, "
+            f"### {u['id']} (speaker {cell(u['speaker'])}): WER {percent(u['wer'])}, "
             f"{u['substitutions']} sub, {u['deletions']} del, {u['insertions']} ins",
             "",
             "```text",

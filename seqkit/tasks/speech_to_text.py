@@ -8,15 +8,12 @@ output size and the tokenizer's vocabulary (linked from the data module), which 
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from pathlib import Path
 from typing import Callable
 
-import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.text import CharErrorRate, WordErrorRate
@@ -27,7 +24,8 @@ from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.decoding.greedy import greedy_decode
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.heads.ctc import CTCHead
-from seqkit.tasks.optim import Decay, warmup_schedule
+from seqkit.tasks.base import SeqkitTask
+from seqkit.tasks.optim import Decay
 
 log = logging.getLogger(__name__)
 # The parts' configs are the hyper-parameters on purpose: they rebuild the model from a
@@ -35,7 +33,7 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module` and is already saved.*")
 
 
-class SpeechToText(L.LightningModule):
+class SpeechToText(SeqkitTask):
     def __init__(
         self,
         tokenizer: dict,
@@ -54,7 +52,7 @@ class SpeechToText(L.LightningModule):
         ``decoder``: beam search for ``seqkit test`` (validation always decodes greedily);
         its lexicon and n-gram LM come from the training transcripts.
         """
-        super().__init__()
+        super().__init__(optimizer, warmup_steps, lr_decay)
         self.save_hyperparameters()
         self.tokenizer = tokenizer_from_state(tokenizer)
         self.features = features
@@ -63,12 +61,8 @@ class SpeechToText(L.LightningModule):
         self.beam_decoder = decoder
         self.encoder = encoder(features.output_size)
         self.head = head(self.encoder.output_size, self.tokenizer.vocab_size)
-        self.optimizer_factory = optimizer
-        self.warmup_steps = warmup_steps
-        self.lr_decay = lr_decay
         self.val_wer, self.val_cer = WordErrorRate(), CharErrorRate()
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
-        self._records: list[dict] = []  # per-utterance results of a test or predict epoch
         self.skipped: list[str] = []
 
     # ---- model ----------------------------------------------------------------------
@@ -99,7 +93,7 @@ class SpeechToText(L.LightningModule):
                 self._check_split(datamodule, split)
         if stage in ("test", "predict") and self.beam_decoder is not None and not self.beam_decoder.prepared:
             texts = [u.text for u in datamodule.utterances("fit")] if datamodule.manifests.get("fit") else None
-            self.beam_decoder.prepare(self.tokenizer, texts, (self._run_dir() or Path.cwd()) / "decoder")
+            self.beam_decoder.prepare(self.tokenizer, texts, (self.run_dir() or Path.cwd()) / "decoder")
 
     def _check_split(self, datamodule, split: str) -> None:
         kept, fatal = [], []
@@ -124,14 +118,10 @@ class SpeechToText(L.LightningModule):
         self._write_skipped()
 
     def _write_skipped(self) -> None:
-        run_dir = self._run_dir()
+        run_dir = self.run_dir()
         if run_dir is not None and self.global_rank == 0:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "skipped_utterances.txt").write_text("\n".join(self.skipped) + "\n")
-
-    def _run_dir(self) -> Path | None:
-        log_dir = self.trainer.log_dir if self._trainer else None
-        return Path(log_dir) if log_dir else None
 
     def _note_skipped(self, batch: dict) -> None:
         # Unreadable audio under on_bad=skip: counted, logged and listed, never silent.
@@ -193,58 +183,19 @@ class SpeechToText(L.LightningModule):
         self._records.extend(records)
         return records
 
-    def on_predict_epoch_start(self) -> None:
-        self._records = []
-
-    def on_predict_epoch_end(self) -> None:
-        records = self._gather_records()
-        if self.global_rank != 0:
-            return
-        path = (self._run_dir() or Path.cwd()) / "predictions.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            for record in sorted(records, key=lambda r: r["id"]):
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        print(f"\npredictions: {path}")
-
-    def _gather_records(self) -> list[dict]:
-        """This epoch's per-utterance records from every DDP rank."""
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return self._records
-        gathered: list[list[dict]] = [[] for _ in range(torch.distributed.get_world_size())]
-        torch.distributed.all_gather_object(gathered, self._records)
-        return [record for part in gathered for record in part]
-
-    def on_test_epoch_start(self) -> None:
-        self._records = []
-
     def on_test_epoch_end(self) -> None:
-        records = self._gather_records()
+        records = self.gather_records()
         if self.global_rank != 0 or not records:
             return
         from seqkit.reports.wer import build_wer_report, format_summary, write_wer_report
 
         report = build_wer_report(sorted(records, key=lambda r: r["id"]))
-        out_dir = self._run_dir() or Path.cwd()
+        out_dir = self.run_dir() or Path.cwd()
         json_path, md_path = write_wer_report(report, out_dir)
         print("\n" + format_summary(report))  # below the progress bar, not on its line
         print(f"WER report: {md_path} and {json_path}")
 
     def configure_callbacks(self) -> list:
         datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is not None and not datamodule.manifests.get("validate"):
-            # Without validation data there is no "best": keep the last weights.
-            checkpoint = ModelCheckpoint(save_last=True, filename="epoch-{epoch}", auto_insert_metric_name=False)
-        else:
-            checkpoint = ModelCheckpoint(
-                monitor="val_wer", mode="min", save_last=True, filename="best-{epoch}-{val_wer:.4f}", auto_insert_metric_name=False
-            )
-        monitors = [LearningRateMonitor(logging_interval="step")] if self.trainer.loggers else []
-        return [checkpoint, *monitors]
-
-    # ---- optimisation -----------------------------------------------------------------
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
-        total = int(self.trainer.estimated_stepping_batches)
-        scheduler = warmup_schedule(optimizer, min(self.warmup_steps, max(1, total // 2)), total, self.lr_decay)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        has_validation = datamodule is None or bool(datamodule.manifests.get("validate"))
+        return self.checkpoint_callbacks(has_validation, monitor="val_wer", mode="min")

@@ -1,0 +1,89 @@
+"""What every seqkit task shares: optimiser schedule, run directory, per-example records, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.cli import OptimizerCallable
+
+from seqkit.tasks.optim import Decay, warmup_schedule
+
+
+class SeqkitTask(L.LightningModule):
+    """Base of the tasks: AdamW-style optimiser with warmup and decay, and run-directory outputs."""
+
+    def __init__(self, optimizer: OptimizerCallable, warmup_steps: int, lr_decay: Decay) -> None:
+        super().__init__()
+        self.optimizer_factory = optimizer
+        self.warmup_steps = warmup_steps
+        self.lr_decay = lr_decay
+        self._records: list[dict] = []  # per-example results of a test or predict epoch
+
+    def run_dir(self) -> Path | None:
+        """The run's log directory (``ROOT/version_N`` or ``RUN/test``), if there is a logger."""
+        log_dir = self.trainer.log_dir if self._trainer else None
+        return Path(log_dir) if log_dir else None
+
+    def gather_records(self) -> list[dict]:
+        """This epoch's per-example records from every DDP rank."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return self._records
+        gathered: list[list[dict]] = [[] for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather_object(gathered, self._records)
+        return [record for part in gathered for record in part]
+
+    def on_test_epoch_start(self) -> None:
+        self._records = []
+
+    def on_predict_epoch_start(self) -> None:
+        self._records = []
+
+    def on_predict_epoch_end(self) -> None:
+        records = self.gather_records()
+        if self.global_rank != 0:
+            return
+        path = (self.run_dir() or Path.cwd()) / "predictions.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            for record in sorted(records, key=lambda r: r["id"]):
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        print(f"\npredictions: {path}")
+
+    def checkpoint_callbacks(self, has_validation: bool, monitor: str, mode: str) -> list:
+        """Keep the best checkpoint by ``monitor`` (and the last); without validation, the last only."""
+        if has_validation:
+            checkpoint = ModelCheckpoint(
+                monitor=monitor, mode=mode, save_last=True, filename=f"best-{{epoch}}-{{{monitor}:.4f}}", auto_insert_metric_name=False
+            )
+        else:
+            checkpoint = ModelCheckpoint(save_last=True, filename="epoch-{epoch}", auto_insert_metric_name=False)
+        monitors = [LearningRateMonitor(logging_interval="step")] if self.trainer.loggers else []
+        return [checkpoint, *monitors]
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = warmup_schedule(optimizer, min(self.warmup_steps, max(1, total // 2)), total, self.lr_decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def bind_input_size(features, input_size: int) -> None:
+    """Give features that size themselves from the data (``set_input_size``) the data's size.
+
+    ``input_size`` comes from the data module (linked by the CLI).  A size typed in the
+    features' config must agree with it.
+    """
+    if not hasattr(features, "set_input_size"):
+        return
+    if input_size <= 0:
+        if features.input_size <= 0:
+            raise ValueError(f"{type(features).__name__} needs an input size: the data module provides input_size")
+        return
+    if features.input_size not in (0, input_size):
+        raise ValueError(f"{type(features).__name__}.input_size={features.input_size} but the data has {input_size}")
+    if features.input_size != input_size:
+        features.set_input_size(input_size)

@@ -1,0 +1,138 @@
+"""Sequence classification: features -> (normalizer, augment) -> recurrent encoder -> pooling -> softmax.
+
+One task for every labelled-sequence recipe: video actions (frame CNN or precomputed
+features), motion and keypoint series, isolated spoken words (MFCC) and text (token
+embeddings).  The class names and the per-step input size come from the data module
+(linked by the CLI) and are saved with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from seqkit.encoders.rnn import RNNEncoder
+from seqkit.heads.classification import ClassificationHead
+from seqkit.tasks.base import SeqkitTask, bind_input_size
+from seqkit.tasks.optim import Decay
+
+# The parts' configs are the hyper-parameters on purpose: they rebuild the model from a checkpoint.
+warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module` and is already saved.*")
+
+
+class SequenceClassifier(SeqkitTask):
+    def __init__(
+        self,
+        labels: list[str],
+        features: nn.Module,
+        encoder: Callable[[int], RNNEncoder],
+        head: Callable[[int, int], ClassificationHead] = ClassificationHead,
+        normalizer: nn.Module | None = None,
+        augment: nn.Module | None = None,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        warmup_steps: int = 100,
+        lr_decay: Decay = "cosine",
+        input_size: int = 0,
+    ) -> None:
+        """``labels`` (class names, index = label id) and ``input_size`` (per-step feature
+        size, vocabulary size or image channels, for features that size themselves) come
+        from the data module: linked by the CLI, not typed."""
+        super().__init__(optimizer, warmup_steps, lr_decay)
+        if len(labels) < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, the data has {len(labels)}: {labels}")
+        self.save_hyperparameters()
+        self.labels = list(labels)
+        bind_input_size(features, input_size)
+        self.features = features
+        self.normalizer = normalizer
+        self.augment = augment
+        self.encoder = encoder(features.output_size)
+        self.head = head(self.encoder.output_size, len(self.labels))
+        self.head.pool.bidirectional = self.encoder.bidirectional  # `last` pooling must know the layout
+        classes = len(self.labels)
+        self.metrics = nn.ModuleDict()
+        for stage in ("val", "test"):
+            # torchmetrics keeps summed counts, so the values are exact across DDP ranks.
+            self.metrics[f"{stage}_acc"] = MulticlassAccuracy(classes, average="micro")
+            self.metrics[f"{stage}_mean_class_acc"] = MulticlassAccuracy(classes, average="macro")
+            if classes > 5:
+                self.metrics[f"{stage}_top5_acc"] = MulticlassAccuracy(classes, top_k=5, average="micro")
+
+    # ---- model ----------------------------------------------------------------------
+    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
+        # inputs: (B, T, *F), lengths: (B,) -> logits (B, C) fp32
+        feats, frames = self.features(inputs, lengths)  # (B, T', F')
+        if self.normalizer is not None:
+            feats = self.normalizer(feats, frames)
+        if self.augment is not None:
+            feats = self.augment(feats, frames)
+        encoded, out_lengths = self.encoder(feats, frames)  # (B, T'', D)
+        return self.head(encoded, out_lengths)
+
+    # ---- steps ------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        logits = self(batch["inputs"], batch["lengths"])
+        loss = self.head.loss(logits, batch["labels"])
+        batch_size = len(batch["ids"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log("train_examples", float(batch_size), reduce_fx="sum", on_step=False, on_epoch=True, batch_size=batch_size)
+        return loss
+
+    def _evaluate(self, batch: dict, stage: str) -> Tensor:
+        logits = self(batch["inputs"], batch["lengths"])
+        loss = self.head.loss(logits, batch["labels"])
+        batch_size = len(batch["ids"])
+        self.log(f"{stage}_loss", loss, batch_size=batch_size, sync_dist=True)
+        for name, metric in self.metrics.items():
+            if name.startswith(stage):
+                metric.update(logits, batch["labels"])
+                self.log(name, metric, prog_bar=name == f"{stage}_acc", batch_size=batch_size)
+        return logits
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        probs = self._evaluate(batch, "test").softmax(-1).cpu()
+        for row, (example_id, group) in enumerate(zip(batch["ids"], batch["groups"])):
+            self._records.append(
+                {"id": example_id, "group": group, "label": int(batch["labels"][row]), "probs": probs[row].tolist()}
+            )
+
+    def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
+        """Top-5 labels with probabilities; also written to ``predictions.jsonl`` in the run directory."""
+        probs = self(batch["inputs"], batch["lengths"]).softmax(-1).cpu()
+        top = probs.topk(min(5, probs.shape[-1]), dim=-1)
+        records = [
+            {
+                "id": example_id,
+                "labels": [self.labels[i] for i in indices.tolist()],
+                "probs": [round(p, 6) for p in values.tolist()],
+            }
+            for example_id, values, indices in zip(batch["ids"], top.values, top.indices)
+        ]
+        self._records.extend(records)
+        return records
+
+    # ---- reports ----------------------------------------------------------------------
+    def on_test_epoch_end(self) -> None:
+        records = self.gather_records()
+        if self.global_rank != 0 or not records:
+            return
+        from seqkit.reports.accuracy import build_accuracy_report, format_summary, write_accuracy_report
+
+        report = build_accuracy_report(sorted(records, key=lambda r: r["id"]), self.labels)
+        paths = write_accuracy_report(report, self.run_dir() or Path.cwd())
+        print("\n" + format_summary(report))
+        print("accuracy report: " + ", ".join(str(p) for p in paths))
+
+    def configure_callbacks(self) -> list:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        has_validation = datamodule is None or not hasattr(datamodule, "has_split") or datamodule.has_split("validate")
+        return self.checkpoint_callbacks(has_validation, monitor="val_acc", mode="max")

@@ -1,0 +1,89 @@
+"""The classification task trains on real (synthetic) sequences and reports exact metrics."""
+
+import json
+from functools import partial
+
+import lightning as L
+import pytest
+import torch
+
+from seqkit.data.sequences import SequenceDataModule, SequenceDataset
+from seqkit.encoders.rnn import RNNEncoder
+from seqkit.features.frames import PrecomputedFeatures
+from seqkit.heads.classification import ClassificationHead
+from seqkit.tasks.sequence_classification import SequenceClassifier
+
+
+class _Slopes(SequenceDataset):
+    """Noisy ramps of random length: rising, falling or flat.  No single step tells the class."""
+
+    def __init__(self, count: int, seed: int):
+        generator = torch.Generator().manual_seed(seed)
+        self.items, self.lengths = [], []
+        for index in range(count):
+            label = index % 3
+            length = int(torch.randint(6, 20, (1,), generator=generator))
+            slope = (0.3, -0.3, 0.0)[label]
+            offset = torch.randn(1, generator=generator)
+            steps = offset + slope * torch.arange(length) + 0.1 * torch.randn(length, generator=generator)
+            self.items.append({"id": f"x{index:03d}", "inputs": steps.unsqueeze(-1), "label": label})
+            self.lengths.append(length)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+class _SlopeData(SequenceDataModule):
+    labels = ["up", "down", "flat"]
+    input_size = 1
+
+    def dataset(self, split):
+        return _Slopes(150 if split == "fit" else 60, seed={"fit": 0, "validate": 1, "test": 2}[split])
+
+
+def _model(pooling="mean", bidirectional=True):
+    return SequenceClassifier(
+        labels=_SlopeData.labels,
+        features=PrecomputedFeatures(input_size=1),
+        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=1, bidirectional=bidirectional),
+        head=partial(ClassificationHead, pooling=pooling),
+        optimizer=partial(torch.optim.AdamW, lr=0.02),
+        warmup_steps=5,
+    )
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_trains_tests_and_reports(tmp_path, capsys):
+    L.seed_everything(0)
+    model, data = _model(), _SlopeData(batch_size=16)
+    trainer = L.Trainer(max_epochs=12, default_root_dir=tmp_path, enable_progress_bar=False, logger=L.pytorch.loggers.CSVLogger(tmp_path, name="run"))
+    trainer.fit(model, data)
+    [result] = trainer.test(model, data)  # the final weights (the CLI e2e test covers checkpoints)
+    assert result["test_acc"] >= 0.9
+    report = json.loads((tmp_path / "run" / "version_0" / "accuracy_report.json").read_text())
+    # The torchmetrics value (summed counts) and the report (gathered records) agree exactly.
+    assert report["totals"]["accuracy"] == pytest.approx(result["test_acc"])
+    assert report["totals"]["mean_class_accuracy"] == pytest.approx(result["test_mean_class_acc"], abs=1e-6)
+    assert report["totals"]["examples"] == 60
+    assert (tmp_path / "run" / "version_0" / "confusion_matrix.png").exists()
+    assert "accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pooling", ["max", "last", "attention"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_every_pooling_is_blind_to_padding(pooling, bidirectional):
+    torch.manual_seed(0)
+    model = _model(pooling, bidirectional).eval()
+    x = torch.randn(1, 7, 1)
+    batch = torch.randn(2, 12, 1) * 50
+    batch[0, :7] = x[0]
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch, torch.tensor([7, 12]))[0], model(x, torch.tensor([7]))[0])
+
+
+def test_needs_two_classes():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        SequenceClassifier(labels=["only"], features=PrecomputedFeatures(input_size=1), encoder=partial(RNNEncoder, hidden_size=4))
