@@ -5,11 +5,14 @@ back, and the backward direction runs on each sequence reversed *within its leng
 padded frames come after every valid frame in both directions.  This keeps cuDNN's fast
 padded kernels (packing was ~4x slower in a CPU check) and makes an utterance's output
 identical alone or padded in a batch.
+
+A unidirectional encoder can also carry its hidden state from one call to the next
+(``state``/``return_state``), as a language model reading a long text window by window does.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Union
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +22,8 @@ from seqkit.masking import padding_mask
 
 Cell = Literal["rnn", "lstm", "gru"]
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+LayerState = Union[Tensor, tuple[Tensor, Tensor]]  # h (1, B, H); (h, c) for an LSTM
+EncoderState = list[LayerState]  # one per layer, first layer first
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
@@ -39,9 +44,16 @@ class RecurrentLayer(nn.Module):
         self.forward_rnn = rnn_class(input_size, hidden_size, batch_first=True)
         self.backward_rnn = rnn_class(input_size, hidden_size, batch_first=True) if bidirectional else None
 
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        # x: (B, T, F) -> (B, T, H * directions)
+    def forward(
+        self, x: Tensor, lengths: Tensor, state: LayerState | None = None, return_state: bool = False
+    ) -> Tensor | tuple[Tensor, LayerState]:
+        # x: (B, T, F) -> (B, T, H * directions), and the final state if ``return_state``
         self.forward_rnn.flatten_parameters()  # contiguous weights for cuDNN after DDP/replication
+        if state is not None or return_state:
+            if self.backward_rnn is not None:
+                raise ValueError("only a unidirectional layer can carry a hidden state: the backward direction starts at the end")
+            out, final = self.forward_rnn(x, state)
+            return (out, final) if return_state else out
         out, _ = self.forward_rnn(x)
         if self.backward_rnn is None:
             return out
@@ -101,13 +113,35 @@ class RNNEncoder(nn.Module):
     def output_lengths(self, lengths: Tensor) -> Tensor:
         return self.stacking.output_lengths(lengths)
 
-    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        # x: (B, T, F), lengths: (B,) -> (B, T', output_size), (B,)
+    def forward(
+        self, x: Tensor, lengths: Tensor, state: EncoderState | None = None, return_state: bool = False
+    ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, EncoderState]:
+        """x: (B, T, F), lengths: (B,) -> (B, T', output_size), (B,) [, final state].
+
+        ``state`` (unidirectional only): where each layer starts, as returned by an earlier
+        call (None: zeros).  ``return_state``: also return the state after the last frame of
+        ``x`` -- padding included, so carry it over only from full-length sequences.
+        """
+        stateful = state is not None or return_state
+        if stateful and self.bidirectional:
+            raise ValueError("only a unidirectional encoder can carry a hidden state: the backward direction starts at the end")
+        if state is not None and len(state) != len(self.layers):
+            raise ValueError(f"state has {len(state)} layer(s), the encoder {len(self.layers)}")
         x, lengths = self.stacking(x, lengths)
+        finals: EncoderState = []
         for index, layer in enumerate(self.layers):
-            x = layer(x, lengths)
+            if stateful:
+                x, final = layer(x, lengths, None if state is None else state[index], return_state=True)
+                finals.append(final)
+            else:
+                x = layer(x, lengths)
             if index < len(self.between):
                 x = self.between[index](x)
         # Zero padded frames so nothing downstream can read them.
         x = x * padding_mask(lengths, x.shape[1]).unsqueeze(-1).to(x.dtype)
-        return x, lengths
+        return (x, lengths, finals) if return_state else (x, lengths)
+
+
+def detach_state(state: EncoderState) -> EncoderState:
+    """The same state, cut from the graph that computed it (truncated backpropagation through time)."""
+    return [tuple(t.detach() for t in s) if isinstance(s, tuple) else s.detach() for s in state]
