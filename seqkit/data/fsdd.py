@@ -1,0 +1,124 @@
+"""Free Spoken Digit Dataset: isolated digits "0".."9", evaluated on a held-out speaker.
+
+``ROOT/{digit}_{speaker}_{take}.wav`` (8 kHz mono; 4 speakers x 10 digits x 50 takes in
+the shared copy).  FSDD has no standard split; recognising a *voice it has never heard*
+is the task, so ``test_speaker``'s recordings are the test set and the other speakers'
+the training set (a 4-fold protocol over the speakers: ``recipes/classification``).
+
+Examples are raw waveforms ``inputs (S,)``, batched to ``(B, S)``: the model computes its
+features (:class:`seqkit.features.spectral.MFCC`) on the batch's device.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile
+
+from seqkit.data.audio import AudioError, load_audio
+from seqkit.data.paths import expand_data_path
+from seqkit.data.sequences import SequenceDataModule, SequenceDataset
+from seqkit.data.sequences import stratified_holdout
+
+FILE_NAME = re.compile(r"(?P<digit>\d)_(?P<speaker>[^_]+)_(?P<take>\d+)\.wav")
+DIGITS = [str(digit) for digit in range(10)]
+
+
+@dataclass(frozen=True)
+class Recording:
+    path: Path
+    digit: int
+    speaker: str
+    samples: int  # at the data module's sample rate (drives length bucketing)
+
+
+def scan_recordings(root: Path, sample_rate: int) -> list[Recording]:
+    """Every ``{digit}_{speaker}_{take}.wav`` in ``root``; any other ``.wav`` name is an error."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} does not exist: expected FSDD's recordings/ folder")
+    recordings = []
+    for path in sorted(root.glob("*.wav")):
+        match = FILE_NAME.fullmatch(path.name)
+        if match is None:
+            raise ValueError(f"{path}: expected a file name {{digit}}_{{speaker}}_{{take}}.wav")
+        try:
+            info = soundfile.info(str(path))
+        except (soundfile.LibsndfileError, RuntimeError) as err:
+            raise AudioError(f"{path}: unreadable audio ({err})") from None
+        samples = round(info.frames * sample_rate / info.samplerate)
+        recordings.append(Recording(path, int(match["digit"]), match["speaker"], samples))
+    if not recordings:
+        raise FileNotFoundError(f"{root} has no .wav recordings")
+    return recordings
+
+
+class FSDDDataset(SequenceDataset):
+    """Loads one recording as float32 mono at ``sample_rate``: ``inputs`` (S,)."""
+
+    def __init__(self, recordings: list[Recording], sample_rate: int) -> None:
+        self.recordings = recordings
+        self.sample_rate = sample_rate
+        self.lengths = [rec.samples for rec in recordings]
+
+    def __len__(self) -> int:
+        return len(self.recordings)
+
+    def __getitem__(self, index: int) -> dict:
+        rec = self.recordings[index]
+        waveform = load_audio(str(rec.path), self.sample_rate)  # (S,)
+        return {"id": rec.path.stem, "inputs": waveform, "label": rec.digit}
+
+
+class FSDDDataModule(SequenceDataModule):
+    """Train on every speaker but ``test_speaker``; test on ``test_speaker`` (also ``predict``).
+
+    ``val_fraction > 0`` holds out that fraction of the training speakers' recordings of
+    every (speaker, digit) pair, seeded by ``seed``.  It measures fitting, not
+    generalisation to a new voice (the test speaker must stay unseen until the test); at
+    0 there is no validation and the last checkpoint is the model.  ``sample_rate`` is
+    linked from the model's features by the CLI.  ``input_size`` is 1: one sample a step.
+    """
+
+    input_size = 1
+
+    def __init__(
+        self,
+        test_speaker: str,
+        root: str = "${SEQKIT_DATA}/fsdd/recordings",
+        val_fraction: float = 0.0,
+        sample_rate: int = 8000,
+        batch_size: int = 32,
+        num_buckets: int = 10,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size, num_buckets, num_workers, seed)
+        self.labels = DIGITS
+        self.sample_rate = sample_rate
+        self.val_fraction = val_fraction
+        recordings = scan_recordings(Path(expand_data_path(root)), sample_rate)
+        speakers = sorted({rec.speaker for rec in recordings})
+        if test_speaker not in speakers:
+            raise ValueError(f"test_speaker {test_speaker!r} has no recordings in {root}; speakers: {speakers}")
+        if len(speakers) < 2:
+            raise ValueError(f"{root} has only speaker {test_speaker!r}: none is left to train on")
+        self.test_speaker = test_speaker
+        self.train_speakers = [s for s in speakers if s != test_speaker]
+        train = [rec for rec in recordings if rec.speaker != test_speaker]
+        fit, held = stratified_holdout([(rec.speaker, rec.digit) for rec in train], val_fraction, seed)
+        self._recordings = {
+            "fit": [train[i] for i in fit],
+            "validate": [train[i] for i in held],
+            "test": [rec for rec in recordings if rec.speaker == test_speaker],
+        }
+        self._recordings["predict"] = self._recordings["test"]
+
+    def has_split(self, split: str) -> bool:
+        return split != "validate" or self.val_fraction > 0
+
+    def dataset(self, split: str) -> FSDDDataset:
+        if not self.has_split(split):
+            raise ValueError("no 'validate' split: set data.init_args.val_fraction")
+        return FSDDDataset(self._recordings[split], self.sample_rate)

@@ -1,0 +1,59 @@
+"""The FSDD fold driver, against a stand-in ``seqkit`` that fakes runs and accuracy reports."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+# Stands in for `seqkit`: logs its arguments; `fit` makes ROOT/version_N/checkpoints/last.ckpt,
+# `test` writes RUN/test/accuracy_report.json with an accuracy that depends on the speaker.
+FAKE_SEQKIT = """\
+import json, sys
+from pathlib import Path
+args = sys.argv[1:]
+with open(LOG, "a") as log:
+    log.write(json.dumps(args) + "\\n")
+value = lambda flag: args[args.index(flag) + 1]
+speaker = value("--data.init_args.test_speaker")
+if args[0] == "fit":
+    root = Path(value("--trainer.default_root_dir"))
+    run = root / f"version_{len(list(root.glob('version_*')))}"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_text("")
+else:
+    run = Path(value("--ckpt_path")).parent.parent
+    correct = {"ann": 450, "bob": 500}[speaker]
+    totals = {"accuracy": correct / 500, "correct": correct, "examples": 500, "mean_class_accuracy": 0.0}
+    (run / "test").mkdir()
+    (run / "test" / "accuracy_report.json").write_text(json.dumps({"totals": totals}))
+"""
+
+
+@pytest.fixture()
+def fake_seqkit(tmp_path: Path) -> tuple[str, Path]:
+    log = tmp_path / "calls.jsonl"
+    script = tmp_path / "fake_seqkit.py"
+    script.write_text(f"LOG = {str(log)!r}\n" + FAKE_SEQKIT)
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}", log
+
+
+def test_folds_fit_then_test_the_new_run_and_average(load_script, fake_seqkit, tmp_path: Path, capsys) -> None:
+    driver = load_script("recipes/classification/fsdd_folds.py")
+    seqkit, log = fake_seqkit
+    out = tmp_path / "runs"
+    (out / "bob" / "version_0").mkdir(parents=True)  # an older run: the new one is version_1
+    argv = ["--speakers", "ann", "bob", "--out", str(out), "--seqkit", seqkit, "--", "--trainer.max_epochs", "2"]
+    assert driver.main(argv) == 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c[0] for c in calls] == ["fit", "test", "fit", "test"]
+    assert calls[0][-2:] == ["--trainer.max_epochs", "2"] and "--trainer.max_epochs" not in calls[1]
+    assert calls[3][calls[3].index("--ckpt_path") + 1] == str(out / "bob" / "version_1" / "checkpoints" / "last.ckpt")
+    summary = json.loads((out / "folds.json").read_text())
+    assert [f["speaker"] for f in summary["folds"]] == ["ann", "bob"]
+    assert summary["mean_accuracy"] == pytest.approx(0.95)
+    printed = capsys.readouterr().out
+    assert "ann           90.00% (450 / 500)" in printed and "mean          95.00%" in printed
