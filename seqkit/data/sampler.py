@@ -69,7 +69,12 @@ class DurationBatchSampler(Sampler[list[int]]):
         return self
 
     def _order(self, rng: random.Random) -> list[int]:
-        order = sorted(range(len(self.durations)), key=self.durations.__getitem__)
+        order = list(range(len(self.durations)))
+        if self.shuffle:
+            # Ties in length are broken at random: a dataset sorted by class must not give
+            # one-class buckets when every example has the same length.
+            rng.shuffle(order)
+        order.sort(key=self.durations.__getitem__)
         if not self.shuffle:
             return order
         # Shuffle within equal-size buckets of the sorted order: similar lengths stay together.

@@ -78,6 +78,9 @@ def bind_input_size(features, input_size: int) -> None:
     features' config must agree with it.
     """
     if not hasattr(features, "set_input_size"):
+        size = getattr(features, "input_size", None)
+        if size is not None and input_size > 0 and size != input_size:
+            raise ValueError(f"{type(features).__name__}.input_size={size} but the data has {input_size}")
         return
     if input_size <= 0:
         if features.input_size <= 0:

@@ -171,3 +171,18 @@ def test_padding_fraction_far_below_random_batching() -> None:
         assert random_ > 0.3
         assert bucketed < 0.1
         assert bucketed < random_ / 4
+
+
+def test_equal_lengths_are_mixed_across_the_dataset_order():
+    # 100 examples of one length, "sorted by class" (index // 10): batches must mix classes.
+    sampler = DurationBatchSampler([1.0] * 100, float("inf"), num_buckets=10, seed=0, num_replicas=1, rank=0, max_batch_items=10)
+    classes_per_batch = [len({index // 10 for index in batch}) for batch in sampler]
+    assert sum(classes_per_batch) / len(classes_per_batch) > 4
+
+
+def test_max_batch_items_caps_the_batch_size():
+    sampler = DurationBatchSampler([1.0, 2.0, 3.0, 4.0, 5.0], 1000.0, num_replicas=1, rank=0, max_batch_items=2)
+    batches = sampler.all_batches()
+    assert max(len(b) for b in batches) == 2 and sorted(i for b in batches for i in b) == list(range(5))
+    with pytest.raises(ValueError, match="max_batch_items"):
+        DurationBatchSampler([1.0], 10.0, max_batch_items=0)
