@@ -19,8 +19,8 @@ import soundfile
 
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.paths import expand_data_path
-from seqkit.data.sequences import SequenceDataModule, SequenceDataset
-from seqkit.data.sequences import stratified_holdout
+from seqkit.data.sequences import SequenceDataModule, SequenceDataset, stratified_holdout
+from seqkit.data.speed_perturb import SpeedPerturbation
 
 FILE_NAME = re.compile(r"(?P<digit>\d)_(?P<speaker>[^_]+)_(?P<take>\d+)\.wav")
 DIGITS = [str(digit) for digit in range(10)]
@@ -57,9 +57,10 @@ def scan_recordings(root: Path, sample_rate: int) -> list[Recording]:
 class FSDDDataset(SequenceDataset):
     """Loads one recording as float32 mono at ``sample_rate``: ``inputs`` (S,)."""
 
-    def __init__(self, recordings: list[Recording], sample_rate: int) -> None:
+    def __init__(self, recordings: list[Recording], sample_rate: int, perturb: SpeedPerturbation | None = None) -> None:
         self.recordings = recordings
         self.sample_rate = sample_rate
+        self.perturb = perturb
         self.lengths = [rec.samples for rec in recordings]
 
     def __len__(self) -> int:
@@ -68,6 +69,8 @@ class FSDDDataset(SequenceDataset):
     def __getitem__(self, index: int) -> dict:
         rec = self.recordings[index]
         waveform = load_audio(str(rec.path), self.sample_rate)  # (S,)
+        if self.perturb is not None:
+            waveform = self.perturb(waveform)
         return {"id": rec.path.stem, "inputs": waveform, "label": rec.digit}
 
 
@@ -79,6 +82,8 @@ class FSDDDataModule(SequenceDataModule):
     generalisation to a new voice (the test speaker must stay unseen until the test); at
     0 there is no validation and the last checkpoint is the model.  ``sample_rate`` is
     linked from the model's features by the CLI.  ``input_size`` is 1: one sample a step.
+    ``speed_factors`` (e.g. ``[0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15]``) speed-perturbs
+    training recordings, a new factor each time one is loaded: other voices for free.
     """
 
     input_size = 1
@@ -89,6 +94,7 @@ class FSDDDataModule(SequenceDataModule):
         root: str = "${SEQKIT_DATA}/fsdd/recordings",
         val_fraction: float = 0.0,
         sample_rate: int = 8000,
+        speed_factors: list[float] | None = None,
         batch_size: int = 32,
         num_buckets: int = 10,
         num_workers: int = 0,
@@ -98,6 +104,7 @@ class FSDDDataModule(SequenceDataModule):
         self.labels = DIGITS
         self.sample_rate = sample_rate
         self.val_fraction = val_fraction
+        self.perturb = SpeedPerturbation(speed_factors, sample_rate) if speed_factors else None
         recordings = scan_recordings(Path(expand_data_path(root)), sample_rate)
         speakers = sorted({rec.speaker for rec in recordings})
         if test_speaker not in speakers:
@@ -121,4 +128,4 @@ class FSDDDataModule(SequenceDataModule):
     def dataset(self, split: str) -> FSDDDataset:
         if not self.has_split(split):
             raise ValueError("no 'validate' split: set data.init_args.val_fraction")
-        return FSDDDataset(self._recordings[split], self.sample_rate)
+        return FSDDDataset(self._recordings[split], self.sample_rate, self.perturb if split == "fit" else None)

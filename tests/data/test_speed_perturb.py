@@ -1,0 +1,26 @@
+import math
+
+import pytest
+import torch
+
+from seqkit.data.speed_perturb import SpeedPerturbation, speed_perturb
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_length_and_pitch_scale_with_the_factor(factor):
+    rate, seconds, tone = 8000, 1.0, 440.0
+    t = torch.arange(int(rate * seconds)) / rate
+    out = speed_perturb(torch.sin(2 * math.pi * tone * t), rate, factor)
+    assert out.numel() == pytest.approx(rate * seconds / factor, rel=0.01)
+    spectrum = torch.fft.rfft(out).abs()
+    peak_hz = spectrum.argmax().item() * rate / out.numel()
+    assert peak_hz == pytest.approx(tone * factor, rel=0.01)
+
+
+def test_factor_one_is_the_identity_and_factors_are_validated():
+    wave = torch.randn(100)
+    assert speed_perturb(wave, 8000, 1.0) is wave
+    with pytest.raises(ValueError, match="positive"):
+        SpeedPerturbation([1.0, 0.0], 8000)
+    lengths = {SpeedPerturbation([0.9, 1.1], 8000)(torch.randn(8000)).numel() for _ in range(20)}
+    assert len(lengths) == 2  # both factors get drawn
