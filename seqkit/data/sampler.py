@@ -16,7 +16,7 @@ import random
 from typing import Iterator, Sequence
 
 import torch.distributed as dist
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 def _world() -> tuple[int, int]:
@@ -120,3 +120,14 @@ class DurationBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return len(self.all_batches()) // self.num_replicas
+
+
+def bucketed_loader(dataset: Dataset, sampler: DurationBatchSampler, collate_fn, num_workers: int) -> DataLoader:
+    """A DataLoader over ``sampler``'s batches; workers persist across epochs."""
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate_fn,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )

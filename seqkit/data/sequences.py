@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqkit.data.sampler import DurationBatchSampler
+from seqkit.data.sampler import DurationBatchSampler, bucketed_loader
 
 SPLITS = ("fit", "validate", "test", "predict")
 
@@ -90,13 +90,7 @@ class SequenceDataModule(L.LightningDataModule):
             shuffle=shuffle,
             seed=self.seed,
         )
-        return DataLoader(
-            dataset,
-            batch_sampler=sampler,
-            collate_fn=collate_sequences,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+        return bucketed_loader(dataset, sampler, collate_sequences, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("fit", shuffle=True)

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import Utterance, read_manifest
 from seqkit.data.paths import expand_data_path
-from seqkit.data.sampler import DurationBatchSampler
+from seqkit.data.sampler import DurationBatchSampler, bucketed_loader
 from seqkit.data.tokenizer import CharTokenizer, Tokenizer
 
 log = logging.getLogger(__name__)
@@ -146,13 +146,7 @@ class SpeechDataModule(L.LightningDataModule):
             shuffle=shuffle,
             seed=self.seed,
         )
-        return DataLoader(
-            dataset,
-            batch_sampler=sampler,
-            collate_fn=collate_speech,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+        return bucketed_loader(dataset, sampler, collate_speech, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("fit", shuffle=True)
