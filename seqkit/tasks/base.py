@@ -54,15 +54,19 @@ class SeqkitTask(L.LightningModule):
         print(f"\npredictions: {path}")
 
     def checkpoint_callbacks(self, has_validation: bool, monitor: str, mode: str) -> list:
-        """Keep the best checkpoint by ``monitor`` (and the last); without validation, the last only."""
+        """``last.ckpt`` after every epoch, and the best checkpoint by ``monitor`` when there is validation.
+
+        Since Lightning 2.6, ``save_last`` only writes when a top-k checkpoint is saved, so
+        "last" would be the best; a second callback keeps the last epoch's weights instead.
+        """
+        callbacks = [ModelCheckpoint(filename="last", enable_version_counter=False)]
         if has_validation:
-            checkpoint = ModelCheckpoint(
-                monitor=monitor, mode=mode, save_last=True, filename=f"best-{{epoch}}-{{{monitor}:.4f}}", auto_insert_metric_name=False
+            callbacks.append(
+                ModelCheckpoint(monitor=monitor, mode=mode, filename=f"best-{{epoch}}-{{{monitor}:.4f}}", auto_insert_metric_name=False)
             )
-        else:
-            checkpoint = ModelCheckpoint(save_last=True, filename="epoch-{epoch}", auto_insert_metric_name=False)
-        monitors = [LearningRateMonitor(logging_interval="step")] if self.trainer.loggers else []
-        return [checkpoint, *monitors]
+        if self.trainer.loggers:
+            callbacks.append(LearningRateMonitor(logging_interval="step"))
+        return callbacks
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

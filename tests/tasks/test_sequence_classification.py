@@ -69,6 +69,10 @@ def test_trains_tests_and_reports(tmp_path, capsys):
     assert report["totals"]["mean_class_accuracy"] == pytest.approx(result["test_mean_class_acc"], abs=1e-6)
     assert report["totals"]["examples"] == 60
     assert (tmp_path / "run" / "version_0" / "confusion_matrix.png").exists()
+    checkpoints = tmp_path / "run" / "version_0" / "checkpoints"
+    # last.ckpt holds the final epoch, not a copy of the best (Lightning 2.6's save_last).
+    assert torch.load(checkpoints / "last.ckpt", weights_only=False)["epoch"] == 11
+    assert len(list(checkpoints.glob("best-*.ckpt"))) == 1
     assert "accuracy" in capsys.readouterr().out
 
 
