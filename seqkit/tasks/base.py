@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -11,6 +12,10 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import OptimizerCallable
 
 from seqkit.tasks.optim import Decay, warmup_schedule
+
+# The parts' configs are the hyper-parameters on purpose: they rebuild the model from a
+# checkpoint.  Lightning's advice to ignore nn.Module hyper-parameters doesn't apply.
+warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module` and is already saved.*")
 
 
 class SeqkitTask(L.LightningModule):

@@ -8,7 +8,6 @@ embeddings).  The class names and the per-step input size come from the data mod
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -21,9 +20,6 @@ from seqkit.encoders.rnn import RNNEncoder
 from seqkit.heads.classification import ClassificationHead
 from seqkit.tasks.base import SeqkitTask, bind_input_size
 from seqkit.tasks.optim import Decay
-
-# The parts' configs are the hyper-parameters on purpose: they rebuild the model from a checkpoint.
-warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module` and is already saved.*")
 
 
 class SequenceClassifier(SeqkitTask):

@@ -9,7 +9,6 @@ output size and the tokenizer's vocabulary (linked from the data module), which 
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -28,9 +27,6 @@ from seqkit.tasks.base import SeqkitTask
 from seqkit.tasks.optim import Decay
 
 log = logging.getLogger(__name__)
-# The parts' configs are the hyper-parameters on purpose: they rebuild the model from a
-# checkpoint.  Lightning's advice to ignore nn.Module hyper-parameters doesn't apply.
-warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module` and is already saved.*")
 
 
 class SpeechToText(SeqkitTask):
