@@ -72,9 +72,8 @@ class DurationBatchSampler(Sampler[list[int]]):
         order = list(range(len(self.durations)))
         if self.shuffle:
             # Ties in length are broken at random: a dataset sorted by class must not give
-            # one-class buckets when every example has the same length.  A stream of its
-            # own leaves the batches of distinct lengths as they were.
-            random.Random(f"{self.seed}:{self.epoch}:ties").shuffle(order)
+            # one-class buckets when every example has the same length.
+            rng.shuffle(order)
         order.sort(key=self.durations.__getitem__)
         if not self.shuffle:
             return order
