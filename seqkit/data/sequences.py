@@ -23,8 +23,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data.sampler import DurationBatchSampler, bucketed_loader
 
-SPLITS = ("fit", "validate", "test", "predict")
-
 
 class SequenceDataset(Dataset):
     """Base for classification datasets: ``lengths`` (time steps per example) drive bucketing."""
