@@ -1,4 +1,4 @@
-"""Recurrent encoder: a stack of (bi)directional Elman RNN, LSTM or GRU layers.
+"""Recurrent encoder: a stack of (bi)directional Elman RNN, LSTM, GRU or minGRU layers.
 
 Padding never leaks into the outputs, without packing: the forward direction only looks
 back, and the backward direction runs on each sequence reversed *within its length*, so
@@ -17,11 +17,13 @@ from typing import Literal, Union
 import torch
 from torch import Tensor, nn
 
+from seqkit.encoders.mingru import MinGRU
 from seqkit.encoders.subsampling import FrameStacking
 from seqkit.masking import padding_mask
 
-Cell = Literal["rnn", "lstm", "gru"]
-_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+Cell = Literal["rnn", "lstm", "gru", "mingru"]
+# minGRU trains in parallel over time (a scan, see mingru.py); the others step through time.
+_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU, "mingru": MinGRU}
 LayerState = Union[Tensor, tuple[Tensor, Tensor]]  # h (1, B, H); (h, c) for an LSTM
 EncoderState = list[LayerState]  # one per layer, first layer first
 
@@ -33,6 +35,23 @@ def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
     lengths = lengths.to(x.device).unsqueeze(1)  # (B, 1)
     index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (B, T)
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+def _flatten(rnn: nn.Module) -> None:
+    if isinstance(rnn, nn.RNNBase):
+        rnn.flatten_parameters()  # contiguous weights for cuDNN after DDP/replication
+
+
+def _autocast_input(rnn: nn.Module, x: Tensor) -> Tensor:
+    """Under CPU autocast, hand an LSTM input in the autocast dtype.
+
+    CPU autocast casts the LSTM's weights to bf16 but not its input, and oneDNN then fails
+    with "could not create a primitive descriptor for the LSTM forward propagation primitive"
+    (torch 2.14).  GRU and Elman layers run as autocast decides.
+    """
+    if isinstance(rnn, nn.LSTM) and x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        return x.to(torch.get_autocast_dtype("cpu"))
+    return x
 
 
 class RecurrentLayer(nn.Module):
@@ -48,7 +67,8 @@ class RecurrentLayer(nn.Module):
         self, x: Tensor, lengths: Tensor, state: LayerState | None = None, return_state: bool = False
     ) -> Tensor | tuple[Tensor, LayerState]:
         # x: (B, T, F) -> (B, T, H * directions), and the final state if ``return_state``
-        self.forward_rnn.flatten_parameters()  # contiguous weights for cuDNN after DDP/replication
+        _flatten(self.forward_rnn)
+        x = _autocast_input(self.forward_rnn, x)
         if state is not None or return_state:
             if self.backward_rnn is not None:
                 raise ValueError("only a unidirectional layer can carry a hidden state: the backward direction starts at the end")
@@ -57,7 +77,7 @@ class RecurrentLayer(nn.Module):
         out, _ = self.forward_rnn(x)
         if self.backward_rnn is None:
             return out
-        self.backward_rnn.flatten_parameters()
+        _flatten(self.backward_rnn)
         back, _ = self.backward_rnn(reverse_padded(x, lengths))
         return torch.cat([out, reverse_padded(back, lengths)], dim=-1)
 
@@ -67,6 +87,8 @@ class RNNEncoder(nn.Module):
 
     Elman cell (``cell="rnn"``): h_t = tanh(W x_t + U h_{t-1} + b).  Gated cells (LSTM, GRU)
     keep gradients alive over long sequences; stacking shortens the sequences to begin with.
+    ``cell="mingru"`` has gates that read x_t only, so a layer is a parallel scan over time
+    rather than T dependent steps: the fast choice on a GPU.
     """
 
     def __init__(

@@ -23,7 +23,7 @@ GLUE = [(False, None), (True, None), (False, 4), (True, 4)]
 CONFIGS = [
     pytest.param(cell, bidirectional, stack, layer_norm, projection, id=f"{cell}-bi{int(bidirectional)}-k{stack}-ln{int(layer_norm)}-p{projection}")
     for cell, bidirectional, stack, (layer_norm, projection) in itertools.product(
-        ["rnn", "lstm", "gru"], [True, False], [1, 3], GLUE
+        ["rnn", "lstm", "gru", "mingru"], [True, False], [1, 3], GLUE
     )
     # All glue variants for stack 1; stack 3 with the plain and the full glue only (keeps it fast).
     if stack == 1 or (layer_norm, projection) in [(False, None), (True, 4)]
@@ -78,7 +78,7 @@ def test_padding_never_leaks(cell, bidirectional, stack, layer_norm, projection)
         assert out[0, : expected_lens[0]].abs().sum() > 0
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru"])
 def test_garbage_padding_does_not_leak_without_stacking(cell) -> None:
     """With stack_frames=1 even non-zero padding cannot reach valid frames, in either direction."""
     encoder = _encoder(cell, True, 1, True, 4)
@@ -185,3 +185,16 @@ def test_invalid_arguments_raise() -> None:
         RNNEncoder(FEATS, cell="transformer")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="num_layers"):
         RNNEncoder(FEATS, num_layers=0)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_every_cell_runs_and_trains_under_cpu_bf16_autocast(cell, bidirectional) -> None:
+    """CPU autocast alone leaves an LSTM's input in fp32 beside bf16 weights, which oneDNN rejects."""
+    encoder = RNNEncoder(FEATS, cell=cell, hidden_size=HIDDEN, num_layers=2, bidirectional=bidirectional)
+    feats, lens = _padded_batch([9, 4], torch.Generator().manual_seed(4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = encoder(feats, lens)
+    out.float().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in encoder.parameters() if p.grad is not None)
+    assert encoder.layers[0].forward_rnn.state_dict()  # weights exist and were used

@@ -10,7 +10,7 @@ from seqkit.encoders.rnn import RNNEncoder, detach_state
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "mingru"])
 def test_carried_state_continues_the_sequence(cell: str) -> None:
     torch.manual_seed(0)
     encoder = RNNEncoder(3, cell=cell, hidden_size=5, num_layers=2, bidirectional=False, layer_norm=True, projection_size=4).eval()
