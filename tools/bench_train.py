@@ -46,6 +46,7 @@ import statistics
 import sys
 import tempfile
 import time
+import typing
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +61,7 @@ from torch.utils.data import DataLoader
 from seqkit.data.paths import expand_data_path
 from seqkit.data.sampler import DurationBatchSampler
 from seqkit.data.speech import SpeechDataModule, SpeechDataset, collate_speech
-from seqkit.encoders.rnn import RNNEncoder
+from seqkit.encoders.rnn import Cell, RNNEncoder
 from seqkit.features.cmvn import UtteranceCMVN
 from seqkit.features.spectral import LogMelFilterbank
 from seqkit.heads.ctc import CTCHead
@@ -203,20 +204,23 @@ def run_bare(args: argparse.Namespace, dm: SpeechDataModule, device: torch.devic
     log = StepLog(args.warmup, make_sync(device))
     model = build_bare(args, dm.tokenizer.vocab_size).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
-    bf16 = args.precision == "bf16-mixed"
+    autocast_dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(args.precision)
+    scaler = torch.amp.GradScaler(device.type, enabled=args.precision == "16-mixed")  # as Lightning's 16-mixed
     blocking = device.type == "cpu"
     reset_peak(device)
     batches = epochs(bare_loader(args, dm))
     for _ in range(args.warmup + args.steps):
         batch = {k: v.to(device, non_blocking=not blocking) if isinstance(v, Tensor) else v for k, v in next(batches).items()}
         log.started()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
             log_probs, out_lengths = model(batch["waveforms"], batch["lengths"])
             loss = CTCHead.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
         nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         log.ended(batch)
     log.peak_mb = peak_mb(device)
     return log
@@ -349,7 +353,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--manifest", default=str(REPO_ROOT / "data" / "speechocean762" / "train.jsonl"))
     p.add_argument("--data-root", default="${SEQKIT_DATA}/speechocean762", help="audio paths are relative to it")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
+    p.add_argument("--cell", choices=typing.get_args(Cell), default="lstm")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--stack", type=int, default=4, help="frames stacked before the encoder")
@@ -366,13 +370,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads, 0 for torch's default (see the module docstring)")
-    p.add_argument("--precision", choices=("32", "bf16-mixed"), default="32")
+    p.add_argument("--precision", choices=("32", "bf16-mixed", "16-mixed"), default="32", help="16-mixed: CUDA only")
     p.add_argument("--loggers", action="store_true",
                    help="seqkit side: CSV+TensorBoard loggers and the task's callbacks, as `seqkit fit` has")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.rounds < 1:
         p.error("--warmup, --steps and --rounds must be >= 1 (the first step has no previous end to time from)")
+    if args.precision == "16-mixed" and args.device != "cuda":
+        p.error("--precision 16-mixed needs --device cuda (fp16 autocast is a GPU mode)")
     return args
 
 
