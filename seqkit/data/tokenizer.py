@@ -101,7 +101,9 @@ class CharTokenizer(Tokenizer):
         return [self._index[c] for c in self.normalize(text) if c in self._index]
 
     def decode(self, ids: Iterable[int]) -> str:
-        return "".join(self.tokens[i] for i in ids if i != self.blank_id)
+        # A CTC output can start or end with a space, or hold two in a row: normalise them as
+        # the references are, or each stray space would count as a character error.
+        return " ".join("".join(self.tokens[i] for i in ids if i != self.blank_id).split())
 
     def unknown_symbols(self, text: str) -> set[str]:
         return {c for c in self.normalize(text) if c not in self._index}

@@ -160,7 +160,7 @@ class RNNEncoder(nn.Module):
             if index < len(self.between):
                 x = self.between[index](x)
         # Zero padded frames so nothing downstream can read them.
-        x = x * padding_mask(lengths, x.shape[1]).unsqueeze(-1).to(x.dtype)
+        x = x * padding_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1).to(x.dtype)
         return (x, lengths, finals) if return_state else (x, lengths)
 
 

@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from seqkit.tasks.optim import Decay, warmup_schedule
 
@@ -29,8 +30,18 @@ class SeqkitTask(L.LightningModule):
         self._records: list[dict] = []  # per-example results of a test or predict epoch
 
     def run_dir(self) -> Path | None:
-        """The run's log directory (``ROOT/version_N`` or ``RUN/test``), if there is a logger."""
-        log_dir = self.trainer.log_dir if self._trainer else None
+        """The run's log directory (``ROOT/version_N`` or ``RUN/test``; without a logger the root).
+
+        Read from this rank's first logger, as ``Trainer.log_dir`` does, but without its
+        broadcast: that is a collective, and reports are written by rank 0 alone -- a
+        rank-0-only call would wait forever for the other ranks (or crash when they exit).
+        """
+        if not self._trainer:
+            return None
+        if not self.trainer.loggers:
+            return Path(self.trainer.default_root_dir)
+        logger = self.trainer.loggers[0]
+        log_dir = logger.log_dir if isinstance(logger, (TensorBoardLogger, CSVLogger)) else logger.save_dir
         return Path(log_dir) if log_dir else None
 
     def gather_records(self) -> list[dict]:

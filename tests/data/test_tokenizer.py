@@ -52,6 +52,10 @@ def test_char_tokenizer_vocabulary_and_round_trip() -> None:
     # Blanks inserted anywhere are ignored by decode.
     ids = tokenizer.encode("lazy dog")
     assert tokenizer.decode([0, *ids[:2], 0, 0, *ids[2:], 0]) == "lazy dog"
+    # Stray spaces of a CTC output (leading, trailing, doubled) are normalised like references.
+    space = tokenizer.tokens.index(" ")
+    assert tokenizer.decode([space, *ids[:4], space, space, *ids[4:], space]) == "lazy dog"
+    assert tokenizer.decode([space, 0, space]) == ""
 
 
 def test_char_tokenizer_normalisation_options() -> None:
