@@ -34,20 +34,36 @@ def log_g(v: Tensor) -> Tensor:
     return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
 
 
+# Frames per chunk of the scan.  Within a chunk the log-space scan is exact to ~C * 1e-7
+# relative (fp32); across chunks the state is carried by a plain loop (T / C steps), which
+# has no cancellation.  One scan over all T frames would lose ~T * 1e-7 (1e-4 at 1000
+# frames); a float64 scan instead cost 30% more time on an H200 (4 x 320 BiMinGRU, 800 frames).
+SCAN_CHUNK = 64
+
+
 def linear_recurrence(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None) -> Tensor:
     """h_t = a_t h_{t-1} + b_t for every t at once, from log a and log b: (B, T, H) -> (B, T, H).
 
-    h_{-1} = ``h0`` (B, 1, H), or 0.  The scan runs in float64: A_t is a sum of T logs that
-    the log-sum-exp then cancels, and fp32 would lose ~T * 1e-7 of relative precision
-    (3e-5 at 300 frames); float64 costs ~1.4x on these two scans only (CPU check), and the
-    matrix products, the bulk of the work, stay in the input's precision.
+    h_{-1} = ``h0`` (B, 1, H), or 0.  Runs in the inputs' dtype (fp32 under autocast too).
     """
-    log_a, log_b = log_a.double(), log_b.double()
-    a_star = torch.cumsum(log_a, dim=1)  # log prod_{r<=t} a_r
-    h = (a_star + torch.logcumsumexp(log_b - a_star, dim=1)).exp()
-    if h0 is not None:
-        h = h + a_star.exp() * h0.double()  # added outside the log, so h0 may be 0
-    return h
+    batch, frames, hidden = log_a.shape
+    chunks = -(-frames // SCAN_CHUNK)
+    pad = chunks * SCAN_CHUNK - frames
+    if pad:  # a_t = 1, b_t ~ 0 after the end: later frames never reach earlier ones
+        log_a = F.pad(log_a, (0, 0, 0, pad))
+        log_b = F.pad(log_b, (0, 0, 0, pad), value=-1e4)
+    log_a = log_a.view(batch, chunks, SCAN_CHUNK, hidden)
+    log_b = log_b.view(batch, chunks, SCAN_CHUNK, hidden)
+    a_star = torch.cumsum(log_a, dim=2)  # log prod of a within the chunk, up to t
+    local = (a_star + torch.logcumsumexp(log_b - a_star, dim=2)).exp()  # h_t from a zero start
+    decay = a_star.exp()  # what remains of the chunk's start state at t
+    carry = log_a.new_zeros(batch, hidden) if h0 is None else h0[:, 0].to(log_a.dtype)
+    starts = []
+    for k in range(chunks):  # T / C sequential steps on (B, H)
+        starts.append(carry)
+        carry = local[:, k, -1] + decay[:, k, -1] * carry
+    h = local + decay * torch.stack(starts, dim=1).unsqueeze(2)
+    return h.view(batch, chunks * SCAN_CHUNK, hidden)[:, :frames]
 
 
 class MinGRU(nn.Module):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from seqkit.encoders.mingru import MinGRU, linear_recurrence, log_g
+from seqkit.encoders.mingru import SCAN_CHUNK, MinGRU, linear_recurrence, log_g
 from seqkit.encoders.rnn import RNNEncoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -27,7 +27,7 @@ def _step_by_step(cell: MinGRU, x: torch.Tensor, h0: torch.Tensor | None) -> tor
     return torch.stack(outputs, dim=1)
 
 
-@pytest.mark.parametrize("frames", [1, 37, 800])
+@pytest.mark.parametrize("frames", [1, 37, SCAN_CHUNK, SCAN_CHUNK + 1, 800])
 @pytest.mark.parametrize("with_h0", [False, True])
 def test_parallel_scan_matches_step_by_step_recurrence_in_fp32(frames: int, with_h0: bool) -> None:
     torch.manual_seed(frames)
@@ -75,7 +75,7 @@ def test_bf16_autocast_keeps_the_scan_exact_enough_and_trains() -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out, _ = encoder(x, lengths)
     assert out.dtype == torch.bfloat16
-    # bf16 matmuls, fp64 scan: errors stay at bf16's input rounding, not T times it.
+    # bf16 matmuls, fp32 scan: errors stay at bf16's input rounding, not T times it.
     assert (out.float() - reference).abs().max() < 0.05
     out.float().sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in encoder.parameters())
