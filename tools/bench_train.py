@@ -176,7 +176,7 @@ def run_seqkit(args: argparse.Namespace, dm: SpeechDataModule, device: torch.dev
     return log
 
 
-def bare_loader(args: argparse.Namespace, dm: SpeechDataModule) -> DataLoader:
+def bare_loader(args: argparse.Namespace, dm: SpeechDataModule, device: torch.device) -> DataLoader:
     """What ``SpeechDataModule.train_dataloader`` builds, spelled out."""
     utterances = dm.utterances("fit")  # after the task's data checks (on_bad=skip)
     sampler = DurationBatchSampler(
@@ -188,6 +188,7 @@ def bare_loader(args: argparse.Namespace, dm: SpeechDataModule) -> DataLoader:
         collate_fn=collate_speech,
         num_workers=dm.num_workers,
         persistent_workers=dm.num_workers > 0,
+        pin_memory=device.type == "cuda",
     )
 
 
@@ -208,7 +209,7 @@ def run_bare(args: argparse.Namespace, dm: SpeechDataModule, device: torch.devic
     scaler = torch.amp.GradScaler(device.type, enabled=args.precision == "16-mixed")  # as Lightning's 16-mixed
     blocking = device.type == "cpu"
     reset_peak(device)
-    batches = epochs(bare_loader(args, dm))
+    batches = epochs(bare_loader(args, dm, device))
     for _ in range(args.warmup + args.steps):
         batch = {k: v.to(device, non_blocking=not blocking) if isinstance(v, Tensor) else v for k, v in next(batches).items()}
         log.started()
