@@ -52,6 +52,7 @@ class DurationBatchSampler(Sampler[list[int]]):
         # Resolved lazily: the data loader is built after DDP has initialised the process group.
         self._num_replicas = num_replicas
         self._rank = rank
+        self._resume: tuple[int, int] | None = None  # (epoch, batches already trained)
 
     @property
     def num_replicas(self) -> int:
@@ -62,6 +63,19 @@ class DurationBatchSampler(Sampler[list[int]]):
         return self._rank if self._rank is not None else _world()[1]
 
     def set_epoch(self, epoch: int) -> None:
+        if self._resume is not None and epoch != self._resume[0]:
+            self._resume = None  # the resumed epoch is over
+        self.epoch = epoch
+
+    def resume_at(self, epoch: int, batches_done: int) -> None:
+        """In ``epoch``, yield only this rank's batches after the first ``batches_done``.
+
+        The batch order is a function of (seed, epoch), so the rest of an interrupted epoch
+        is exactly the batches not yet trained on.  The sampler moves to ``epoch`` at once:
+        a resumed Lightning run iterates before it calls ``set_epoch``.  Any number of passes
+        over ``epoch`` skip the trained batches; a ``set_epoch`` to another epoch ends that.
+        """
+        self._resume = (epoch, batches_done)
         self.epoch = epoch
 
     @property
@@ -117,9 +131,13 @@ class DurationBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self.all_batches()[self.rank :: self.num_replicas]
+        batches = self.all_batches()[self.rank :: self.num_replicas]
+        if self._resume is not None and self._resume[0] == self.epoch:
+            batches = batches[self._resume[1] :]
+        return iter(batches)
 
     def __len__(self) -> int:
+        # The whole epoch, also when resuming: Lightning counts the trained batches itself.
         return len(self.all_batches()) // self.num_replicas
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seqkit.data.resume import MidEpochResume
 from seqkit.data.sampler import DurationBatchSampler, bucketed_loader
 
 
@@ -46,7 +47,7 @@ def collate_sequences(items: list[dict]) -> dict:
     }
 
 
-class SequenceDataModule(L.LightningDataModule):
+class SequenceDataModule(MidEpochResume, L.LightningDataModule):
     """Length-bucketed batches of labelled sequences.
 
     Subclasses implement :meth:`dataset` for each split they have and set ``labels`` (class
@@ -88,6 +89,8 @@ class SequenceDataModule(L.LightningDataModule):
             shuffle=shuffle,
             seed=self.seed,
         )
+        if split == "fit":
+            self.resume_sampler(sampler)  # a run resumed mid-epoch continues where it stopped
         return bucketed_loader(dataset, sampler, collate_sequences, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import Utterance, read_manifest
 from seqkit.data.paths import expand_data_path
+from seqkit.data.resume import MidEpochResume
 from seqkit.data.sampler import DurationBatchSampler, bucketed_loader
 from seqkit.data.tokenizer import CharTokenizer, Tokenizer
 
@@ -78,7 +79,7 @@ def collate_speech(items: list[dict]) -> dict:
     }
 
 
-class SpeechDataModule(L.LightningDataModule):
+class SpeechDataModule(MidEpochResume, L.LightningDataModule):
     """Manifests in, duration-bucketed batches out; fits the tokenizer on the training texts.
 
     ``on_bad`` decides what happens to a bad utterance (unreadable audio, empty or
@@ -146,6 +147,8 @@ class SpeechDataModule(L.LightningDataModule):
             shuffle=shuffle,
             seed=self.seed,
         )
+        if split == "fit":
+            self.resume_sampler(sampler)  # a run resumed mid-epoch continues where it stopped
         return bucketed_loader(dataset, sampler, collate_speech, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:

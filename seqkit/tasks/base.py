@@ -19,6 +19,31 @@ from seqkit.tasks.optim import Decay, warmup_schedule
 warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module` and is already saved.*")
 
 
+class RunCheckpoint(ModelCheckpoint):
+    """The checkpoints every run writes (last, best), told apart from the user's own."""
+
+
+# What tells a ModelCheckpoint the user configured from the default one Lightning adds.
+_CHECKPOINT_SETTINGS = ("dirpath", "filename", "monitor", "save_top_k", "save_last",
+                        "_every_n_train_steps", "_every_n_epochs", "_train_time_interval")
+
+
+def user_checkpoints(trainer: L.Trainer) -> list[ModelCheckpoint]:
+    """The ``ModelCheckpoint`` callbacks given to the Trainer, save Lightning's default one.
+
+    A module's ``configure_callbacks`` replaces every Trainer callback of a type it returns,
+    so the task returns these again to keep them (``--trainer.callbacks+=ModelCheckpoint
+    --trainer.callbacks.every_n_train_steps=500``: a checkpoint every 500 steps).
+    """
+    default = ModelCheckpoint()
+    def is_default(callback: ModelCheckpoint) -> bool:
+        return type(callback) is ModelCheckpoint and all(
+            getattr(callback, name) == getattr(default, name) for name in _CHECKPOINT_SETTINGS
+        )
+    return [c for c in trainer.callbacks
+            if isinstance(c, ModelCheckpoint) and not isinstance(c, RunCheckpoint) and not is_default(c)]
+
+
 class SeqkitTask(L.LightningModule):
     """Base of the tasks: AdamW-style optimiser with warmup and decay, and run-directory outputs."""
 
@@ -75,14 +100,14 @@ class SeqkitTask(L.LightningModule):
         Since Lightning 2.6, ``save_last`` only writes when a top-k checkpoint is saved, so
         "last" would be the best; a second callback keeps the last epoch's weights instead.
         """
-        callbacks = [ModelCheckpoint(filename="last", enable_version_counter=False)]
+        callbacks = [RunCheckpoint(filename="last", enable_version_counter=False)]
         if has_validation:
             callbacks.append(
-                ModelCheckpoint(monitor=monitor, mode=mode, filename=f"best-{{epoch}}-{{{monitor}:.4f}}", auto_insert_metric_name=False)
+                RunCheckpoint(monitor=monitor, mode=mode, filename=f"best-{{epoch}}-{{{monitor}:.4f}}", auto_insert_metric_name=False)
             )
         if self.trainer.loggers:
             callbacks.append(LearningRateMonitor(logging_interval="step"))
-        return callbacks
+        return callbacks + user_checkpoints(self.trainer)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

@@ -186,3 +186,25 @@ def test_max_batch_items_caps_the_batch_size():
     assert max(len(b) for b in batches) == 2 and sorted(i for b in batches for i in b) == list(range(5))
     with pytest.raises(ValueError, match="max_batch_items"):
         DurationBatchSampler([1.0], 10.0, max_batch_items=0)
+
+
+def test_resume_at_skips_the_trained_batches_of_that_epoch_only() -> None:
+    durations = [0.5 + 0.1 * (i % 7) for i in range(40)]
+    reference = DurationBatchSampler(durations, 2.0, num_buckets=4, seed=5)
+    reference.set_epoch(3)
+    epoch_3 = list(reference)
+    reference.set_epoch(4)
+    epoch_4 = list(reference)
+
+    sampler = DurationBatchSampler(durations, 2.0, num_buckets=4, seed=5)
+    sampler.resume_at(3, 4)
+    assert sampler.epoch == 3
+    assert list(sampler) == epoch_3[4:]
+    assert list(sampler) == epoch_3[4:]  # every pass over the resumed epoch, not just the first
+    assert len(sampler) == len(epoch_3)  # Lightning counts the trained batches itself
+    sampler.set_epoch(3)
+    assert list(sampler) == epoch_3[4:]
+    sampler.set_epoch(4)
+    assert list(sampler) == epoch_4
+    sampler.set_epoch(3)
+    assert list(sampler) == epoch_3  # the resume ended when the epoch moved on
