@@ -34,7 +34,7 @@ def compute_stats(features, utterances) -> dict:
     total = total_sq = None
     frames = 0
     for utt in tqdm(utterances, desc="CMVN statistics", file=sys.stderr):
-        waveform = load_audio(utt.audio, features.sample_rate, where=utt.where)
+        waveform = load_audio(utt.audio, features.sample_rate, where=utt.where, offset=utt.offset, size=utt.size)
         with torch.no_grad():
             feats, lengths = features(waveform.unsqueeze(0), torch.tensor([waveform.numel()]))  # (1, T, F)
         valid = feats[0, : int(lengths[0])].double()

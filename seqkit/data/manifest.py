@@ -30,6 +30,9 @@ class Utterance:
     speaker: str = ""
     line: int = 0  # 1-based line in the manifest, for error messages
     manifest: str = ""
+    # For audio stored inside an archive (a tar shard): the bytes [offset, offset + size).
+    offset: int | None = None
+    size: int | None = None
 
     @property
     def where(self) -> str:
@@ -74,6 +77,11 @@ def parse_manifest_line(raw: str, manifest: Path, line: int, data_root: Path | N
         audio = resolve_audio_path(manifest, record["audio"], data_root)
     except ManifestError as err:
         raise ManifestError(f"{where}: {err}") from None
+    offset, size = record.get("offset"), record.get("size")
+    if (offset is None) != (size is None):
+        raise ManifestError(f"{where}: 'offset' and 'size' (a byte range inside 'audio') come together")
+    if offset is not None and not (_natural(offset) and _natural(size) and size > 0):
+        raise ManifestError(f"{where}: 'offset' and 'size' must be integers >= 0 and > 0, got {offset!r}, {size!r}")
     return Utterance(
         id=str(record["id"]),
         audio=str(audio),
@@ -82,7 +90,13 @@ def parse_manifest_line(raw: str, manifest: Path, line: int, data_root: Path | N
         speaker=str(record.get("speaker", "")),
         line=line,
         manifest=str(manifest),
+        offset=offset,
+        size=size,
     )
+
+
+def _natural(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def read_manifest(path: str | os.PathLike, data_root: str | os.PathLike | None = None) -> list[Utterance]:
@@ -129,5 +143,8 @@ def utterance_record(utt: Utterance, relative_to: Path) -> dict:
     record = asdict(utt)
     record.pop("line")
     record.pop("manifest")
+    if utt.offset is None:
+        record.pop("offset")
+        record.pop("size")
     record["audio"] = os.path.relpath(utt.audio, relative_to)
     return record

@@ -44,7 +44,7 @@ class SpeechDataset(Dataset):
     def __getitem__(self, index: int) -> dict | None:
         utt = self.utterances[index]
         try:
-            waveform = load_audio(utt.audio, self.sample_rate, where=utt.where)
+            waveform = load_audio(utt.audio, self.sample_rate, where=utt.where, offset=utt.offset, size=utt.size)
         except AudioError as err:
             if self.on_bad == "error":
                 raise

@@ -153,3 +153,16 @@ def test_dotdot_that_stays_inside_is_allowed(tmp_path: Path) -> None:
 def test_utterance_where() -> None:
     utt = Utterance(id="x", audio="/a.wav", duration=1.0, text="t", line=7, manifest="m.jsonl")
     assert utt.where == "m.jsonl:7 (id=x)"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [({"offset": 0}, "come together"), ({"offset": -1, "size": 10}, "integers"), ({"offset": 5, "size": 0}, "integers"),
+     ({"offset": 1.5, "size": 10}, "integers")],
+)
+def test_byte_range_fields_are_validated(tmp_path, extra, message) -> None:
+    (tmp_path / "a.tar").write_bytes(b"x" * 100)
+    line = {"id": "u", "audio": "a.tar", "duration": 1.0, "text": "a", **extra}
+    (tmp_path / "m.jsonl").write_text(json.dumps(line) + "\n")
+    with pytest.raises(ManifestError, match=rf"m\.jsonl:1: .*{message}"):
+        read_manifest(tmp_path / "m.jsonl")
