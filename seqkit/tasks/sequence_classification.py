@@ -35,11 +35,12 @@ class SequenceClassifier(SeqkitTask):
         warmup_steps: int = 100,
         lr_decay: Decay = "cosine",
         input_size: int = 0,
+        max_nonfinite_steps: int = 10,
     ) -> None:
         """``labels`` (class names, index = label id) and ``input_size`` (per-step feature
         size, vocabulary size or image channels, for features that size themselves) come
         from the data module: linked by the CLI, not typed."""
-        super().__init__(optimizer, warmup_steps, lr_decay)
+        super().__init__(optimizer, warmup_steps, lr_decay, max_nonfinite_steps)
         if len(labels) < 2:
             raise ValueError(f"a classifier needs at least 2 classes, the data has {len(labels)}: {labels}")
         self.save_hyperparameters()
@@ -72,13 +73,13 @@ class SequenceClassifier(SeqkitTask):
         return self.head(encoded, out_lengths)
 
     # ---- steps ------------------------------------------------------------------------
-    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor | None:
         logits = self(batch["inputs"], batch["lengths"])
         loss = self.head.loss(logits, batch["labels"])
         batch_size = len(batch["ids"])
         self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
         self.log("train_examples", float(batch_size), reduce_fx="sum", on_step=False, on_epoch=True, batch_size=batch_size)
-        return loss
+        return self.finite_or_skip(loss, batch)
 
     def _evaluate(self, batch: dict, stage: str) -> Tensor:
         logits = self(batch["inputs"], batch["lengths"])
