@@ -50,15 +50,15 @@ class WeightsAfterEachStep(Callback):
         self.snapshots.append(torch.cat([p.detach().flatten().clone() for p in pl_module.parameters()]))
 
 
-def _trainer(**kwargs) -> L.Trainer:
-    return L.Trainer(accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
+def _trainer(root, **kwargs) -> L.Trainer:
+    return L.Trainer(accelerator="cpu", max_epochs=1, logger=False, default_root_dir=root,
                      enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=1.0, **kwargs)
 
 
-def test_a_nan_step_is_skipped_with_the_weights_untouched(caplog) -> None:
+def test_a_nan_step_is_skipped_with_the_weights_untouched(caplog, tmp_path) -> None:
     task, weights = _task(), WeightsAfterEachStep()
     with caplog.at_level(logging.WARNING, logger="seqkit.tasks.base"):
-        _trainer(callbacks=[weights]).fit(task, train_dataloaders=_batches({2}, count=5))
+        _trainer(tmp_path, callbacks=[weights]).fit(task, train_dataloaders=_batches({2}, count=5))
     steps = weights.snapshots
     assert len(steps) == 5
     assert torch.equal(steps[2], steps[1])  # the poisoned batch changed nothing
@@ -68,12 +68,12 @@ def test_a_nan_step_is_skipped_with_the_weights_untouched(caplog) -> None:
     assert "b2-0, b2-1" in caplog.text and "step skipped" in caplog.text
 
 
-def test_too_many_nonfinite_steps_in_a_row_stop_training() -> None:
+def test_too_many_nonfinite_steps_in_a_row_stop_training(tmp_path) -> None:
     with pytest.raises(FloatingPointError, match=r"3 steps in a row had a non-finite loss \(the last on batch \[b3-0, b3-1\]\)"):
-        _trainer().fit(_task(max_nonfinite_steps=3), train_dataloaders=_batches({1, 2, 3}, count=6))
+        _trainer(tmp_path).fit(_task(max_nonfinite_steps=3), train_dataloaders=_batches({1, 2, 3}, count=6))
 
 
-def test_a_finite_step_resets_the_run_of_skips() -> None:
+def test_a_finite_step_resets_the_run_of_skips(tmp_path) -> None:
     task = _task(max_nonfinite_steps=2)
-    _trainer().fit(task, train_dataloaders=_batches({0, 2, 4}, count=6))  # never 2 in a row
+    _trainer(tmp_path).fit(task, train_dataloaders=_batches({0, 2, 4}, count=6))  # never 2 in a row
     assert task.nonfinite_steps == 3
