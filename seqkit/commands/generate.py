@@ -29,7 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    task = load_task(args.ckpt, args.device)
+    try:
+        task = load_task(args.ckpt, args.device)
+    except (FileNotFoundError, ValueError) as err:  # UntrustedCheckpointError is a ValueError
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if not hasattr(task, "generate"):
         parser.error(f"{args.ckpt} holds a {type(task).__name__}, not a language model")
     try:

@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    task = load_task(args.ckpt, args.device)
+    try:
+        task = load_task(args.ckpt, args.device)
+    except (FileNotFoundError, ValueError) as err:  # UntrustedCheckpointError is a ValueError
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     beam = None
     if args.decoder == "beam":
         beam = BeamSearchDecoder(beam_size=args.beam_size, lexicon_free=True)
