@@ -87,10 +87,10 @@ def test_resuming_mid_epoch_trains_on_the_rest_of_the_epoch_once(manifest: Path,
 
 
 def test_checkpoint_at_the_end_of_an_epoch_resumes_with_a_whole_epoch(manifest: Path, tmp_path: Path) -> None:
-    full = _fit(manifest, tmp_path / "full", max_epochs=2)
-    checkpoint = tmp_path / "full" / "checkpoints" / "last.ckpt"  # written after epoch 0... and 1
+    _fit(manifest, tmp_path / "full", max_epochs=2)
+    checkpoint = tmp_path / "full" / "checkpoints" / "last.ckpt"  # written after epoch 0, then 1
     state = torch.load(checkpoint, weights_only=False)["SpeechDataModule"]  # hparams hold modules, as above
     assert state == {"epoch": 2, "batches_done": 0}  # epoch 1 was over: go on with a whole epoch 2
     resumed = _fit(manifest, tmp_path / "resumed", max_epochs=3, ckpt_path=checkpoint)
-    assert [e for e, _ in resumed.batches] == [2] * len([b for e, b in resumed.batches])
+    assert {epoch for epoch, _ in resumed.batches} == {2}
     assert sorted(i for _, ids in resumed.batches for i in ids) == sorted(f"u{i}" for i in range(len(TEXTS)))
