@@ -2,26 +2,85 @@
 
 ``(B, T) int64 ids, (B,) -> (B, T, E), (B,)``, padded steps zeroed.  ``input_size`` is the
 vocabulary size; 0 means "the data module's", set by the task.
+
+``pretrained``: a vectors file in GloVe or word2vec text format (``word v1 ... vE`` a line;
+a word2vec ``count dim`` header line is skipped).  Before training the task hands the
+vocabulary to :meth:`load_pretrained`, which copies the vector of every word found (exact,
+else lower-cased), leaves the others at their random start, and reports the coverage.
+``freeze`` keeps the embedding fixed during training.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+import torch
 from torch import Tensor, nn
 
+from seqkit.data.paths import expand_data_path
 from seqkit.masking import padding_mask
+
+log = logging.getLogger(__name__)
 
 
 class TokenEmbedding(nn.Module):
-    def __init__(self, input_size: int = 0, embedding_dim: int = 128, dropout: float = 0.0) -> None:
+    def __init__(
+        self, input_size: int = 0, embedding_dim: int = 128, dropout: float = 0.0,
+        pretrained: str | None = None, freeze: bool = False,
+    ) -> None:
         super().__init__()
         self.output_size = embedding_dim
         self.dropout = nn.Dropout(dropout)
+        self.pretrained = pretrained
+        self.freeze = freeze
         self.set_input_size(input_size)
 
     def set_input_size(self, input_size: int) -> None:
         self.input_size = input_size
         # Built once the vocabulary size is known.
         self.embedding = nn.Embedding(input_size, self.output_size) if input_size > 0 else None
+        if self.embedding is not None:
+            self.embedding.weight.requires_grad_(not self.freeze)
+
+    def load_pretrained(self, vocabulary: list[str]) -> dict:
+        """Copy the vectors of ``vocabulary``'s words from the ``pretrained`` file; return the coverage."""
+        if self.pretrained is None:
+            return {}
+        if self.embedding is None or len(vocabulary) != self.input_size:
+            raise ValueError(f"the vocabulary has {len(vocabulary)} words, the embedding {self.input_size} rows")
+        path = Path(expand_data_path(self.pretrained))
+        wanted = {word: i for i, word in enumerate(vocabulary)}
+        lowered: dict[str, list[int]] = {}
+        for i, word in enumerate(vocabulary):
+            lowered.setdefault(word.lower(), []).append(i)
+        found: dict[int, Tensor] = {}
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                fields = line.rstrip().split(" ")
+                if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
+                    continue  # word2vec header: count and dimension
+                word, values = fields[0], fields[1:]
+                rows = [wanted[word]] if word in wanted else [i for i in lowered.get(word.lower(), []) if i not in found]
+                if not rows:
+                    continue
+                if len(values) != self.output_size:
+                    raise ValueError(f"{path}:{number}: {len(values)} values for {word!r}, the embedding has {self.output_size}")
+                try:
+                    vector = torch.tensor([float(v) for v in values])
+                except ValueError:
+                    raise ValueError(f"{path}:{number}: a value of {word!r} is not a number") from None
+                for row in rows:
+                    if row not in found or word in wanted:  # an exact match beats a lower-cased one
+                        found[row] = vector
+        with torch.no_grad():
+            for row, vector in found.items():
+                self.embedding.weight[row] = vector
+        words = len(vocabulary) - sum(1 for w in vocabulary if w.startswith("<") and w.endswith(">"))
+        covered = sum(1 for row in found if not (vocabulary[row].startswith("<") and vocabulary[row].endswith(">")))
+        report = {"words": words, "found": covered, "coverage": covered / max(1, words), "file": str(path)}
+        log.info("pretrained vectors %s: %d of %d vocabulary words found (%.1f%%)", path, covered, words, 100 * report["coverage"])
+        return report
 
     def forward(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         # ids: (B, T), lengths: (B,) -> (B, T, E), (B,)

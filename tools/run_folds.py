@@ -1,11 +1,15 @@
-"""FSDD held-out-speaker protocol: train on three speakers, test on the fourth, for each speaker.
+"""Cross-validation driver: one ``seqkit fit`` + ``seqkit test`` per value of a data argument.
 
-    python recipes/classification/fsdd_folds.py [--speakers george lucas] [-- FIT ARGS...]
+    # FSDD held-out speakers: train on three speakers, test on the fourth, for each speaker
+    python tools/run_folds.py --config configs/classification/fsdd_bigru.yaml \
+        --arg data.init_args.test_speaker --values george jackson lucas nicolas --out runs/fsdd_folds
+    # MR 10-fold cross-validation
+    python tools/run_folds.py --config configs/text_classification/mr_bilstm.yaml \
+        --arg data.init_args.fold --values 0 1 2 3 4 5 6 7 8 9 --out runs/mr_folds
 
-Each fold runs ``seqkit fit`` with ``--data.init_args.test_speaker SPEAKER`` into
-``OUT/SPEAKER/version_N``, then ``seqkit test`` on that run's last checkpoint (the
-config has no validation split: the test speaker stays unseen until the test).  Prints
-every fold's accuracy and their mean, and writes them to ``OUT/folds.json``.
+Each fold runs ``seqkit fit`` with ``--ARG VALUE`` into ``OUT/VALUE/version_N``, then
+``seqkit test`` on that run's last checkpoint (the test part stays unseen until the test).
+Prints every fold's accuracy and their mean, and writes them to ``OUT/folds.json``.
 Arguments after ``--`` go to ``seqkit fit`` (e.g. ``-- --trainer.max_epochs 2``).
 """
 
@@ -19,9 +23,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-SPEAKERS = ("george", "jackson", "lucas", "nicolas")
-
-
 def latest_run(root: Path) -> Path:
     """The highest-numbered ``root/version_N`` (the run ``seqkit fit`` just made)."""
     runs = [(int(m.group(1)), p) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
@@ -30,20 +31,20 @@ def latest_run(root: Path) -> Path:
     return max(runs)[1]
 
 
-def run_fold(seqkit: list[str], config: str, speaker: str, out: Path, fit_args: list[str]) -> dict:
+def run_fold(seqkit: list[str], config: str, arg: str, value: str, out: Path, fit_args: list[str]) -> dict:
     """Fit and test one fold; return its test totals (accuracy, correct, examples, ...)."""
-    data = ["--data.init_args.test_speaker", speaker]
-    root = out / speaker
+    data = [f"--{arg}", value]
+    root = out / value
     subprocess.run([*seqkit, "fit", "--config", config, *data, "--trainer.default_root_dir", str(root), *fit_args], check=True)
     run = latest_run(root)
     subprocess.run([*seqkit, "test", "--config", config, *data, "--ckpt_path", str(run / "checkpoints" / "last.ckpt")], check=True)
     report = json.loads((run / "test" / "accuracy_report.json").read_text(encoding="utf-8"))
-    return {"speaker": speaker, "run": str(run), **report["totals"]}
+    return {"fold": value, "run": str(run), **report["totals"]}
 
 
 def summarize(folds: list[dict]) -> str:
-    lines = [f"{'test speaker':<14}accuracy"]
-    lines += [f"{f['speaker']:<14}{100 * f['accuracy']:.2f}% ({f['correct']} / {f['examples']})" for f in folds]
+    lines = [f"{'fold':<14}accuracy"]
+    lines += [f"{f['fold']:<14}{100 * f['accuracy']:.2f}% ({f['correct']} / {f['examples']})" for f in folds]
     lines.append(f"{'mean':<14}{100 * sum(f['accuracy'] for f in folds) / len(folds):.2f}%")
     return "\n".join(lines)
 
@@ -53,13 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     fit_args = args[args.index("--") + 1 :] if "--" in args else []
     args = args[: args.index("--")] if "--" in args else args
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="configs/classification/fsdd_bigru.yaml")
-    parser.add_argument("--speakers", nargs="+", default=list(SPEAKERS))
-    parser.add_argument("--out", default="runs/fsdd_folds", help="one folder of runs per test speaker")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--arg", required=True, help="the data argument that picks the fold, e.g. data.init_args.fold")
+    parser.add_argument("--values", nargs="+", required=True, help="one fold per value")
+    parser.add_argument("--out", required=True, help="one folder of runs per value")
     parser.add_argument("--seqkit", default=f"{shlex.quote(sys.executable)} -m seqkit.cli", help="the seqkit command")
     opts = parser.parse_args(args)
     out = Path(opts.out)
-    folds = [run_fold(shlex.split(opts.seqkit), opts.config, s, out, fit_args) for s in opts.speakers]
+    folds = [run_fold(shlex.split(opts.seqkit), opts.config, opts.arg, v, out, fit_args) for v in opts.values]
     mean = sum(f["accuracy"] for f in folds) / len(folds)
     out.mkdir(parents=True, exist_ok=True)
     (out / "folds.json").write_text(json.dumps({"folds": folds, "mean_accuracy": mean}, indent=1) + "\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The FSDD fold driver, against a stand-in ``seqkit`` that fakes runs and accuracy reports."""
+"""tools/run_folds.py, against a stand-in ``seqkit`` that fakes runs and accuracy reports."""
 
 from __future__ import annotations
 
@@ -42,18 +42,19 @@ def fake_seqkit(tmp_path: Path) -> tuple[str, Path]:
 
 
 def test_folds_fit_then_test_the_new_run_and_average(load_script, fake_seqkit, tmp_path: Path, capsys) -> None:
-    driver = load_script("recipes/classification/fsdd_folds.py")
+    driver = load_script("tools/run_folds.py")
     seqkit, log = fake_seqkit
     out = tmp_path / "runs"
     (out / "bob" / "version_0").mkdir(parents=True)  # an older run: the new one is version_1
-    argv = ["--speakers", "ann", "bob", "--out", str(out), "--seqkit", seqkit, "--", "--trainer.max_epochs", "2"]
+    argv = ["--config", "c.yaml", "--arg", "data.init_args.test_speaker", "--values", "ann", "bob", "--out", str(out),
+            "--seqkit", seqkit, "--", "--trainer.max_epochs", "2"]
     assert driver.main(argv) == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c[0] for c in calls] == ["fit", "test", "fit", "test"]
     assert calls[0][-2:] == ["--trainer.max_epochs", "2"] and "--trainer.max_epochs" not in calls[1]
     assert calls[3][calls[3].index("--ckpt_path") + 1] == str(out / "bob" / "version_1" / "checkpoints" / "last.ckpt")
     summary = json.loads((out / "folds.json").read_text())
-    assert [f["speaker"] for f in summary["folds"]] == ["ann", "bob"]
+    assert [f["fold"] for f in summary["folds"]] == ["ann", "bob"]
     assert summary["mean_accuracy"] == pytest.approx(0.95)
     printed = capsys.readouterr().out
     assert "ann           90.00% (450 / 500)" in printed and "mean          95.00%" in printed
