@@ -7,6 +7,7 @@ torchaudio >= 2.9 does no file I/O, so files are read with soundfile and resampl
 from __future__ import annotations
 
 import io
+import math
 import os
 
 import numpy as np
@@ -17,6 +18,14 @@ import torchaudio.functional as AF
 
 class AudioError(ValueError):
     """An audio file that cannot be used; the message names the file and the reason."""
+
+
+# What a header may claim before any sample is read.  A corrupt header can claim anything:
+# 2^36 frames made soundfile allocate 256 GiB, and a rate such as 96001 Hz, with no common
+# factor with the model's, made the resampling kernel tens of GB (found by tools/fuzz_audio.py).
+MAX_SAMPLES = 2**31  # frames x channels: 37 h of mono 16 kHz audio
+MIN_RATE, MAX_RATE = 1000, 768_000
+MAX_RESAMPLE_RATIO = 4000  # rate / gcd(rate, target): 44100 -> 16000 is 441 / 160
 
 
 def load_audio(
@@ -41,14 +50,31 @@ def load_audio(
             raise AudioError(f"{label}: archive ends after {len(member)} of {size} bytes (truncated shard?)")
         source = io.BytesIO(member)
     try:
+        info = soundfile.info(source)
+        _check_header(info.frames, info.channels, info.samplerate, sample_rate, label)
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
         data, file_rate = soundfile.read(source, dtype="float32", always_2d=True)  # (T, C)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as err:
-        raise AudioError(f"{label}: unreadable audio ({err})") from None
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, MemoryError) as err:
+        if isinstance(err, AudioError):
+            raise
+        raise AudioError(f"{label}: unreadable audio ({type(err).__name__}: {err})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{label}: audio has zero samples")
     if not np.isfinite(data).all():
         raise AudioError(f"{label}: audio contains NaN or Inf samples")
-    waveform = torch.from_numpy(data.mean(axis=1))  # downmix: (T,)
+    waveform = torch.from_numpy(data.mean(axis=1, dtype=np.float64).astype(np.float32))  # downmix: (T,)
     if file_rate != sample_rate:
         waveform = AF.resample(waveform, file_rate, sample_rate)
+    if not torch.isfinite(waveform).all():  # samples near float32's maximum overflow on the way
+        raise AudioError(f"{label}: samples too large to process (|x| near 3.4e38)")
     return waveform
+
+
+def _check_header(frames: int, channels: int, rate: int, target: int, label: str) -> None:
+    if frames * channels > MAX_SAMPLES:
+        raise AudioError(f"{label}: header claims {frames} frames x {channels} channels (corrupt header?)")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"{label}: sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz (corrupt header?)")
+    if rate // math.gcd(rate, target) > MAX_RESAMPLE_RATIO:
+        raise AudioError(f"{label}: sample rate {rate} Hz has no usable common factor with {target} Hz (corrupt header?)")

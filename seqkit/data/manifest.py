@@ -51,6 +51,8 @@ def resolve_audio_path(manifest: Path, audio: str, data_root: Path | None = None
     path = (root / audio).resolve()
     if not path.is_relative_to(root):
         raise ManifestError(f"audio path {audio!r} escapes the data root {root}")
+    if path == root:
+        raise ManifestError(f"audio path {audio!r} names the data root {root}, not a file")
     return path
 
 
@@ -60,6 +62,8 @@ def parse_manifest_line(raw: str, manifest: Path, line: int, data_root: Path | N
         record = json.loads(raw)
     except json.JSONDecodeError as err:
         raise ManifestError(f"{where}: malformed JSON: {err.msg}") from None
+    except (ValueError, RecursionError) as err:  # a number of thousands of digits, or deep nesting
+        raise ManifestError(f"{where}: unreadable JSON: {type(err).__name__}: {str(err)[:80]}") from None
     if not isinstance(record, dict):
         raise ManifestError(f"{where}: expected a JSON object, got {type(record).__name__}")
     missing = [key for key in REQUIRED_FIELDS if key not in record]
@@ -67,12 +71,14 @@ def parse_manifest_line(raw: str, manifest: Path, line: int, data_root: Path | N
         raise ManifestError(f"{where}: missing field(s) {', '.join(missing)}")
     try:
         duration = float(record["duration"])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ManifestError(f"{where}: duration {record['duration']!r} is not a number") from None
     if not (duration > 0 and math.isfinite(duration)):
         raise ManifestError(f"{where}: duration must be a positive finite number, got {duration}")
     if not isinstance(record["text"], str) or not isinstance(record["audio"], str):
         raise ManifestError(f"{where}: 'text' and 'audio' must be strings")
+    if "\x00" in record["audio"]:
+        raise ManifestError(f"{where}: audio path {record['audio']!r} holds a NUL character")
     try:
         audio = resolve_audio_path(manifest, record["audio"], data_root)
     except ManifestError as err:

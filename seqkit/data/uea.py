@@ -27,6 +27,7 @@ lengths, a label not in ``@classLabel``, a non-numeric or infinite value: each r
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +118,10 @@ def _parse_case(raw: str, where: str, channels: int | None, equal_length: bool) 
         case = case[: observed[-1] + 1] if observed.size else case[:0]  # trailing all-missing steps: padding
     if case.shape[0] == 0:
         raise TSFormatError(f"{where}: the series has no observed value")
-    return _fill_missing(case, where).astype(np.float32), label
+    filled = _fill_missing(case, where)
+    if (np.abs(filled) > np.finfo(np.float32).max).any():
+        raise TSFormatError(f"{where}: a value beyond float32's range (|x| > 3.4e38)")
+    return filled.astype(np.float32), label
 
 
 def read_ts(path: str | os.PathLike) -> TSData:
@@ -132,46 +136,58 @@ def read_ts(path: str | os.PathLike) -> TSData:
     lines: list[int] = []
     channels: int | None = None
     in_data = False
-    with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            text = raw.strip()
-            where = f"{path}:{number}"
-            if not text or text.startswith("#"):
-                continue
-            if not in_data:
-                if not text.startswith("@"):
-                    raise TSFormatError(f"{where}: expected a header line starting with '@' (no @data line before the cases?)")
-                tag, *rest = text[1:].split(None, 1)  # "@tag value", a space or a tab apart
-                tag, value = tag.lower(), rest[0].strip() if rest else ""
-                if tag == "data":
-                    classes, channels, equal_length = _check_header(header, classes, where)
-                    in_data = True
-                elif tag == "classlabel":
-                    flag, *names = value.split() or [""]
-                    if not _flag(flag, where, "classLabel"):
-                        raise TSFormatError(f"{where}: @classLabel false: the file has no class labels to learn")
-                    if not names or len(set(names)) != len(names):
-                        raise TSFormatError(f"{where}: @classLabel true needs distinct class names, got {names}")
-                    classes = names
-                else:
-                    header[tag] = value
-                continue
-            if text.startswith("@"):
-                raise TSFormatError(f"{where}: header line after @data")
-            case, label = _parse_case(text, where, channels, equal_length)
-            if label not in classes:
-                raise TSFormatError(f"{where}: label {label!r} is not one of @classLabel {classes}")
-            if equal_length and "serieslength" in header and case.shape[0] != int(header["serieslength"]):
-                raise TSFormatError(f"{where}: {case.shape[0]} steps, but @seriesLength is {header['serieslength']}")
-            channels = case.shape[1]  # every later case must match the first
-            series.append(case)
-            labels.append(label)
-            lines.append(number)
+    data = path.read_bytes()
+    try:
+        raw_lines = io.StringIO(data.decode("utf-8"), newline=None).readlines()  # as a text-mode file reads
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise TSFormatError(f"{path}:{line}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    for number, raw in enumerate(raw_lines, start=1):
+        text = raw.strip()
+        where = f"{path}:{number}"
+        if not text or text.startswith("#"):
+            continue
+        if not in_data:
+            if not text.startswith("@"):
+                raise TSFormatError(f"{where}: expected a header line starting with '@' (no @data line before the cases?)")
+            if len(text) == 1:
+                raise TSFormatError(f"{where}: a header line '@' without a tag")
+            tag, *rest = text[1:].split(None, 1)  # "@tag value", a space or a tab apart
+            tag, value = tag.lower(), rest[0].strip() if rest else ""
+            if tag == "data":
+                classes, channels, equal_length = _check_header(header, classes, where)
+                in_data = True
+            elif tag == "classlabel":
+                flag, *names = value.split() or [""]
+                if not _flag(flag, where, "classLabel"):
+                    raise TSFormatError(f"{where}: @classLabel false: the file has no class labels to learn")
+                if not names or len(set(names)) != len(names):
+                    raise TSFormatError(f"{where}: @classLabel true needs distinct class names, got {names}")
+                classes = names
+            else:
+                header[tag] = value
+            continue
+        if text.startswith("@"):
+            raise TSFormatError(f"{where}: header line after @data")
+        case, label = _parse_case(text, where, channels, equal_length)
+        if label not in classes:
+            raise TSFormatError(f"{where}: label {label!r} is not one of @classLabel {classes}")
+        if equal_length and "serieslength" in header and case.shape[0] != int(header["serieslength"]):
+            raise TSFormatError(f"{where}: {case.shape[0]} steps, but @seriesLength is {header['serieslength']}")
+        channels = case.shape[1]  # every later case must match the first
+        series.append(case)
+        labels.append(label)
+        lines.append(number)
     if not in_data:
         raise TSFormatError(f"{path}: no @data line")
     if not series:
         raise TSFormatError(f"{path}: no cases after @data")
     return TSData(str(path), header.get("problemname", path.stem), classes, series, labels, lines)
+
+
+def _is_count(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts characters such as '²' that int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _check_header(header: dict[str, str], classes: list[str] | None, where: str) -> tuple[list[str], int | None, bool]:
@@ -182,7 +198,7 @@ def _check_header(header: dict[str, str], classes: list[str] | None, where: str)
         raise TSFormatError(f"{where}: time-stamped series (@timeStamps true) are not supported")
     channels = None
     if "dimensions" in header:
-        if not header["dimensions"].isdigit() or int(header["dimensions"]) < 1:
+        if not _is_count(header["dimensions"]) or int(header["dimensions"]) < 1:
             raise TSFormatError(f"{where}: @dimensions must be a positive integer, got {header['dimensions']!r}")
         channels = int(header["dimensions"])
     if _flag(header.get("univariate", "false"), where, "univariate"):
@@ -191,7 +207,7 @@ def _check_header(header: dict[str, str], classes: list[str] | None, where: str)
         channels = 1
     # Undeclared lengths are taken as variable: trailing missing steps are then padding.
     equal_length = _flag(header.get("equallength", "false"), where, "equalLength")
-    if equal_length and "serieslength" in header and not header["serieslength"].isdigit():
+    if equal_length and "serieslength" in header and not _is_count(header["serieslength"]):
         raise TSFormatError(f"{where}: @seriesLength must be an integer, got {header['serieslength']!r}")
     return classes, channels, equal_length
 

@@ -1,10 +1,9 @@
 """Property-based tests (hypothesis) of the parsers, tokenizers, collate functions and CTC decoding.
 
 Every parser must end in a result or its own error naming the file and line, whatever the
-input.  Inputs that trigger a bug found here are pinned by a strict xfail test each
-(``test_known_bug_*``) and left out of the properties by ``_known_*`` predicates, so that
-the properties keep guarding everything else; when a bug is fixed, its xfail turns into an
-XPASS failure: delete the test's marker and the matching exclusion.
+input.  The bugs these properties found (a NUL in a path, numbers beyond float range,
+pathological JSON, a bare '@' header line, non-ASCII digits, values beyond float32, a file
+that is not UTF-8) are fixed and pinned by a test each.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from seqkit.data.manifest import ManifestError, Utterance, parse_manifest_line, read_manifest, utterance_record, write_manifest
@@ -74,11 +73,6 @@ def manifest_records(draw: st.DrawFn) -> dict:
     return record
 
 
-def _known_manifest_bug(record: object) -> bool:
-    """A NUL in the audio path (test_known_bug_nul_in_manifest_audio_path)."""
-    return isinstance(record, dict) and isinstance(record.get("audio"), str) and "\x00" in record["audio"]
-
-
 def _check_manifest_line(raw: str, folder: Path, line: int, data_root: Path | None) -> None:
     manifest = folder / "train.jsonl"
     try:
@@ -105,7 +99,6 @@ def test_manifest_any_text_line_is_an_utterance_or_a_manifest_error(folder: Path
 @_settings(500)
 @given(record=manifest_records(), line=st.integers(1, 10**6), use_root=st.booleans())
 def test_manifest_any_json_object_is_an_utterance_or_a_manifest_error(folder: Path, record: dict, line: int, use_root: bool) -> None:
-    assume(not _known_manifest_bug(record))
     _check_manifest_line(json.dumps(record), folder, line, folder / "root" if use_root else None)
 
 
@@ -144,25 +137,18 @@ def test_manifest_round_trip_through_write_and_read(folder: Path, records: list[
         assert utterance_record(utt, path.parent.resolve()) == record
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="parse_manifest_line bug: a NUL in 'audio' raises "
-                   "ValueError('embedded null byte') from Path.resolve, not a ManifestError naming file:line")
-def test_known_bug_nul_in_manifest_audio_path(folder: Path) -> None:
+def test_nul_in_manifest_audio_path_is_a_manifest_error(folder: Path) -> None:
     with pytest.raises(ManifestError, match=r"train.jsonl:3: "):
         parse_manifest_line('{"id": "a", "audio": "a\\u0000.wav", "duration": 1, "text": "x"}', folder / "train.jsonl", 3)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason="parse_manifest_line bug: an integer duration beyond "
-                   "float range raises OverflowError from float(); only TypeError/ValueError are caught")
-def test_known_bug_manifest_duration_beyond_float_range(folder: Path) -> None:
+def test_manifest_duration_beyond_float_range_is_a_manifest_error(folder: Path) -> None:
     with pytest.raises(ManifestError, match=r"train.jsonl:3: "):
         parse_manifest_line('{"id": "a", "audio": "a.wav", "duration": 1%s, "text": "x"}' % ("0" * 400), folder / "train.jsonl", 3)
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, RecursionError), reason="parse_manifest_line bug: json.loads "
-                   "raises plain ValueError for a number of over 4300 digits and RecursionError for deep nesting; "
-                   "only JSONDecodeError is caught")
 @pytest.mark.parametrize("raw", ["1" * 5000, "[" * 100_000], ids=["long-number", "deep-nesting"])
-def test_known_bug_manifest_pathological_json(folder: Path, raw: str) -> None:
+def test_pathological_manifest_json_is_a_manifest_error(folder: Path, raw: str) -> None:
     with pytest.raises(ManifestError, match=r"train.jsonl:3: "):
         parse_manifest_line(raw, folder / "train.jsonl", 3)
 
@@ -215,25 +201,6 @@ def mutated_ts(draw: st.DrawFn) -> str:
     return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\r\n"]))
 
 
-def _known_ts_bug(text: str) -> bool:
-    """Inputs of test_known_bug_ts_*: a bare '@' line, a non-decimal digit count, a value beyond float32."""
-    lines = text.replace("\r", "\n").split("\n")
-    if any(line.strip() == "@" for line in lines):
-        return True
-    for line in lines:
-        tag, *value = line.strip().split(None, 1) or [""]
-        if tag.lower() in ("@dimensions", "@serieslength") and value and value[0].isdigit() and not value[0].isdecimal():
-            return True
-    for token in re.split(r"[,:\s]+", text):
-        try:
-            value = float(token)
-        except ValueError:
-            continue
-        if math.isfinite(value) and abs(value) > float(np.finfo(np.float32).max):
-            return True
-    return False
-
-
 def _check_ts(folder: Path, text: str) -> None:
     path = folder / "problem.ts"
     path.write_text(text, encoding="utf-8", newline="")
@@ -259,14 +226,12 @@ def _check_ts(folder: Path, text: str) -> None:
 @_settings(500)
 @given(text=mutated_ts())
 def test_ts_mutated_documents_read_or_raise_ts_format_error(folder: Path, text: str) -> None:
-    assume(not _known_ts_bug(text))
     _check_ts(folder, text)
 
 
 @_settings(200)
 @given(text=st.text(max_size=80))
 def test_ts_arbitrary_text_reads_or_raises_ts_format_error(folder: Path, text: str) -> None:
-    assume(not _known_ts_bug(text))
     _check_ts(folder, text)
 
 
@@ -278,41 +243,29 @@ def test_ts_valid_document_reads(folder: Path) -> None:
     np.testing.assert_array_equal(data.series[1], [[0.5, 2], [0.75, 2], [1, 2]])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="read_ts bug: a header line that is just '@' fails "
-                   "unpacking `tag, *rest = ''.split(None, 1)`: plain ValueError, not TSFormatError naming file:line")
-def test_known_bug_ts_bare_at_line(folder: Path) -> None:
+def test_ts_bare_at_line_is_a_format_error(folder: Path) -> None:
     path = folder / "bare.ts"
     path.write_text(VALID_TS.replace("@missing true", "@"), encoding="utf-8")
     with pytest.raises(TSFormatError, match=r"bare.ts:4: "):
         read_ts(path)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="read_ts bug: '²'.isdigit() is True but int('²') fails: "
-                   "@dimensions/@seriesLength with such digits raise plain ValueError, not TSFormatError")
 @pytest.mark.parametrize("tag", ["@dimensions 2", "@seriesLength 3"])
-def test_known_bug_ts_non_decimal_digits(folder: Path, tag: str) -> None:
+def test_ts_non_decimal_digit_counts_are_a_format_error(folder: Path, tag: str) -> None:
     path = folder / "digits.ts"
     path.write_text(VALID_TS.replace(tag, tag[:-1] + "²"), encoding="utf-8")
     with pytest.raises(TSFormatError, match=r"digits.ts:\d+: "):
         read_ts(path)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
-@pytest.mark.xfail(strict=True, reason="read_ts bug: a value finite in float64 but beyond float32 (1e39) becomes inf "
-                   "in the float32 series; infinite values are documented to raise TSFormatError")
-def test_known_bug_ts_value_beyond_float32(folder: Path) -> None:
+def test_ts_value_beyond_float32_is_a_format_error(folder: Path) -> None:
     path = folder / "big.ts"
     path.write_text(VALID_TS.replace("-1e3,", "1e39,"), encoding="utf-8")
-    try:
-        data = read_ts(path)
-    except TSFormatError:
-        return
-    assert all(np.isfinite(case).all() for case in data.series)
+    with pytest.raises(TSFormatError, match=r"big\.ts:\d+: a value beyond float32"):
+        read_ts(path)
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason="read_ts bug: a file that is not UTF-8 (a Latin-1 "
-                   "comment) raises UnicodeDecodeError without the file's name, not TSFormatError")
-def test_known_bug_ts_not_utf8(folder: Path) -> None:
+def test_ts_not_utf8_is_a_format_error(folder: Path) -> None:
     path = folder / "latin1.ts"
     path.write_bytes(VALID_TS.replace("a toy problem", "caf\xe9").encode("latin-1"))
     with pytest.raises(TSFormatError, match=r"latin1.ts"):
