@@ -58,7 +58,8 @@ def load_audio(
     except (soundfile.LibsndfileError, RuntimeError, ValueError, MemoryError) as err:
         if isinstance(err, AudioError):
             raise
-        raise AudioError(f"{label}: unreadable audio ({type(err).__name__}: {err})") from None
+        reason = str(err).replace(repr(source), "the member") if offset is not None else str(err)
+        raise AudioError(f"{label}: unreadable audio ({type(err).__name__}: {reason})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{label}: audio has zero samples")
     if not np.isfinite(data).all():

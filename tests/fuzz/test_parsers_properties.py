@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -32,8 +33,13 @@ from seqkit.masking import padding_mask
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: no intra-op threads
 
 
+# CI runs each property on a few hundred inputs; the longer campaign sets this to 10000:
+#   SEQKIT_FUZZ_EXAMPLES=10000 python -m pytest tests/fuzz/test_parsers_properties.py
+LONG_RUN = int(os.environ.get("SEQKIT_FUZZ_EXAMPLES", "0"))
+
+
 def _settings(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    return settings(max_examples=LONG_RUN or examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
