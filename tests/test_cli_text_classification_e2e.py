@@ -46,7 +46,7 @@ def test_fit_test_predict_text_classifier(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "version_0"
     best = next((run_dir / "checkpoints").glob("best-*.ckpt"))
     checkpoint = torch.load(best, map_location="cpu", weights_only=True)
-    assert checkpoint["hyper_parameters"]["vocabulary"][:2] == ["<pad>", "<unk>"]  # the words travel with the model
+    assert checkpoint["hyper_parameters"]["vocabulary"]["words"][:2] == ["<pad>", "<unk>"]  # the words travel with the model
 
     tested = run([*SEQKIT, "test", *common, "--ckpt_path", str(best)], cwd=tmp_path)
     report = json.loads((run_dir / "test" / "accuracy_report.json").read_text())

@@ -36,19 +36,19 @@ class SequenceClassifier(SeqkitTask):
         lr_decay: Decay = "cosine",
         input_size: int = 0,
         max_nonfinite_steps: int = 10,
-        vocabulary: list[str] | None = None,
+        vocabulary: dict | None = None,
     ) -> None:
         """``labels`` (class names, index = label id) and ``input_size`` (per-step feature
         size, vocabulary size or image channels, for features that size themselves) come
         from the data module: linked by the CLI, not typed.  So does a text data module's
-        ``vocabulary`` (the words, index = id): it is kept in the checkpoint, and features
-        with pretrained vectors (``TokenEmbedding(pretrained=...)``) load theirs for it."""
+        ``vocabulary`` (``{"words": [...]}``, index = id): it is kept in the checkpoint, and
+        features with pretrained vectors (``TokenEmbedding(pretrained=...)``) load theirs for it."""
         super().__init__(optimizer, warmup_steps, lr_decay, max_nonfinite_steps)
         if len(labels) < 2:
             raise ValueError(f"a classifier needs at least 2 classes, the data has {len(labels)}: {labels}")
         self.save_hyperparameters()
         self.labels = list(labels)
-        self.vocabulary = list(vocabulary) if vocabulary else None
+        self.vocabulary = list(vocabulary["words"]) if vocabulary else None
         bind_input_size(features, input_size)
         self.features = features
         self.normalizer = normalizer
