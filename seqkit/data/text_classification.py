@@ -32,20 +32,29 @@ class Sentence:
     where: str  # "file:line"
 
 
-def read_labelled_sentences(path: str | Path) -> list[Sentence]:
+def read_labelled_sentences(path: str | Path, encoding: str = "utf-8") -> list[Sentence]:
     """Every non-blank line of ``path`` as a :class:`Sentence`; a line without words is an error."""
     path = Path(path)
     if not path.is_file():
         raise TextFormatError(f"{path}: file not found")
+    data = path.read_bytes()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise TextFormatError(
+            f"{path}:{line}: not {encoding} text ({err.reason} at byte {err.start}); set data.init_args.encoding "
+            "(MR's mr.all is latin-1)"
+        ) from None
     sentences = []
-    with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            label, _, text = raw.strip().partition(" ")
-            if not text.strip():
-                raise TextFormatError(f"{path}:{number}: expected 'label sentence', got {raw.strip()[:60]!r}")
-            sentences.append(Sentence(label, text.strip(), f"{path}:{number}"))
+    # Only newlines end a line: str.splitlines would also split at characters such as U+0085.
+    for number, raw in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        if not raw.strip():
+            continue
+        label, _, sentence = raw.strip().partition(" ")
+        if not sentence.strip():
+            raise TextFormatError(f"{path}:{number}: expected 'label sentence', got {raw.strip()[:60]!r}")
+        sentences.append(Sentence(label, sentence.strip(), f"{path}:{number}"))
     if not sentences:
         raise TextFormatError(f"{path}: no sentences")
     return sentences
@@ -91,6 +100,7 @@ class TextClassificationDataModule(SequenceDataModule):
         val_fraction: float = 0.0,
         min_count: int = 1,
         max_vocab: int | None = None,
+        encoding: str = "utf-8",
         batch_size: int = 32,
         num_buckets: int = 10,
         num_workers: int = 0,
@@ -103,7 +113,7 @@ class TextClassificationDataModule(SequenceDataModule):
             raise ValueError(f"fold must be in [0, {folds}), got {fold}")
         if val_file and val_fraction:
             raise ValueError("give either val_file or val_fraction")
-        sentences = read_labelled_sentences(expand_data_path(train_file))
+        sentences = read_labelled_sentences(expand_data_path(train_file), encoding)
         splits: dict[str, list[Sentence]] = {}
         if folds:
             held = set(cross_validation_folds([s.label for s in sentences], folds, seed)[fold])
@@ -115,7 +125,7 @@ class TextClassificationDataModule(SequenceDataModule):
             splits["validate"] = [sentences[i] for i in held_out]
         for split, name in (("validate", val_file), ("test", test_file), ("predict", predict_file or test_file)):
             if name:
-                splits[split] = read_labelled_sentences(expand_data_path(name))
+                splits[split] = read_labelled_sentences(expand_data_path(name), encoding)
         self._splits = splits
         self.labels = sorted({s.label for s in splits["fit"]})
         self.word_vocabulary = WordVocabulary.fit([s.text for s in splits["fit"]], min_count, max_vocab)

@@ -32,6 +32,15 @@ def test_reader_names_the_file_and_line_of_a_bad_line(tmp_path: Path) -> None:
         f"{tmp_path / 'u.txt'}:1", f"{tmp_path / 'u.txt'}:3"]
 
 
+def test_an_undecodable_file_names_its_line_and_the_encoding_option(tmp_path: Path) -> None:
+    path = tmp_path / "latin.txt"
+    path.write_bytes("1 a fine film\n0 a clich\u00e9 \u0085 plot\n".encode("latin-1"))
+    with pytest.raises(TextFormatError, match=r"latin\.txt:2: not utf-8 text .*data\.init_args\.encoding"):
+        read_labelled_sentences(path)
+    sentences = read_labelled_sentences(path, encoding="latin-1")
+    assert [s.text for s in sentences] == ["a fine film", "a clich\u00e9 \u0085 plot"]  # U+0085 ends no line
+
+
 def test_folds_are_disjoint_stratified_and_cover_everything() -> None:
     labels = ["0"] * 30 + ["1"] * 20
     folds = cross_validation_folds(labels, 10, seed=3)
