@@ -34,7 +34,7 @@ DATA_TO_MODEL = {
     "labels": "model.init_args.labels",  # class names of a classifier
     "input_size": "model.init_args.input_size",  # feature size, vocabulary size or channels, for the features
     "carry_state": "model.init_args.carry_state",  # language model windows in stream order
-    "vocabulary": "model.init_args.vocabulary",  # a text classifier's words, for pretrained vectors
+    "vocabulary_state": "model.init_args.vocabulary",  # a text classifier's words (plain data)
 }
 
 

@@ -132,7 +132,7 @@ class TextClassificationDataModule(SequenceDataModule):
         self.input_size = self.word_vocabulary.vocab_size
 
     @property
-    def vocabulary(self) -> dict:
+    def vocabulary_state(self) -> dict:
         """``{"words": [...]}``, index = id: linked into the model (pretrained vectors, and the
         checkpoint).  A dict, not a list: jsonargparse checks a ``list[str]`` argument in
         quadratic time (32 s for 8,000 words), a ``dict`` at once."""

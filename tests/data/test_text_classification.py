@@ -60,10 +60,10 @@ def test_fold_k_tests_on_its_tenth_and_trains_on_the_rest(tmp_path: Path) -> Non
         assert not (test_ids & train_ids) and not (test_ids & val_ids) and not (train_ids & val_ids)
         assert len(test_ids | train_ids | val_ids) == 40
         # The vocabulary comes from the training part only.
-        assert all(f"number{line - 1}" not in data.vocabulary["words"] for line in (int(i.rsplit(':', 1)[1]) for i in test_ids))
+        assert all(f"number{line - 1}" not in data.vocabulary_state["words"] for line in (int(i.rsplit(':', 1)[1]) for i in test_ids))
         seen_in_test += sorted(test_ids)
     assert len(seen_in_test) == len(set(seen_in_test)) == 40
-    assert data.labels == ["0", "1"] and data.input_size == len(data.vocabulary["words"])
+    assert data.labels == ["0", "1"] and data.input_size == len(data.vocabulary_state["words"])
 
 
 def test_separate_files_and_unknown_labels(tmp_path: Path) -> None:
