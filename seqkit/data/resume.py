@@ -13,7 +13,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from seqkit.data.sampler import DurationBatchSampler
+from torch.utils.data import DataLoader, Dataset
+
+from seqkit.data.sampler import DurationBatchSampler, bucketed_loader
 
 # Lightning looks for resumable state on the data loader only, so it warns on every
 # mid-epoch resume of these data modules, whose state it restores all the same.
@@ -21,7 +23,7 @@ warnings.filterwarnings("ignore", message="You're resuming from a checkpoint tha
 
 
 class MidEpochResume:
-    """Mixin for a ``LightningDataModule``: call :meth:`resume_sampler` on the training sampler."""
+    """Mixin for a ``LightningDataModule`` that builds its loaders with :meth:`split_loader`."""
 
     _resume_position: tuple[int, int] | None = None
 
@@ -46,3 +48,9 @@ class MidEpochResume:
         if self._resume_position is not None:
             sampler.resume_at(*self._resume_position)
         return sampler
+
+    def split_loader(self, split: str, dataset: Dataset, sampler: DurationBatchSampler, collate_fn) -> DataLoader:
+        """The loader of ``split``; the training split resumes where a mid-epoch checkpoint stopped."""
+        if split == "fit":
+            self.resume_sampler(sampler)
+        return bucketed_loader(dataset, sampler, collate_fn, self.num_workers)

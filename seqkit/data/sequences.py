@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data.resume import MidEpochResume
-from seqkit.data.sampler import DurationBatchSampler, bucketed_loader
+from seqkit.data.sampler import DurationBatchSampler
 
 
 class SequenceDataset(Dataset):
@@ -89,9 +89,7 @@ class SequenceDataModule(MidEpochResume, L.LightningDataModule):
             shuffle=shuffle,
             seed=self.seed,
         )
-        if split == "fit":
-            self.resume_sampler(sampler)  # a run resumed mid-epoch continues where it stopped
-        return bucketed_loader(dataset, sampler, collate_sequences, self.num_workers)
+        return self.split_loader(split, dataset, sampler, collate_sequences)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("fit", shuffle=True)

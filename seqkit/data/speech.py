@@ -20,7 +20,7 @@ from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import Utterance, read_manifest
 from seqkit.data.paths import expand_data_path
 from seqkit.data.resume import MidEpochResume
-from seqkit.data.sampler import DurationBatchSampler, bucketed_loader
+from seqkit.data.sampler import DurationBatchSampler
 from seqkit.data.tokenizer import CharTokenizer, Tokenizer
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,7 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
             shuffle=shuffle,
             seed=self.seed,
         )
-        if split == "fit":
-            self.resume_sampler(sampler)  # a run resumed mid-epoch continues where it stopped
-        return bucketed_loader(dataset, sampler, collate_speech, self.num_workers)
+        return self.split_loader(split, dataset, sampler, collate_speech)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("fit", shuffle=True)
