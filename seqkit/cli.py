@@ -65,6 +65,11 @@ class SeqkitCLI(LightningCLI):
         """
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path == "last":
+            root = self.config[subcommand].get("trainer", {}).get("default_root_dir") or os.getcwd()
+            ckpt_path = latest_checkpoint(root)
+            print(f"--ckpt_path last: {ckpt_path or f'no checkpoint under {root}, starting from scratch'}", file=sys.stderr)
+            self.config[subcommand]["ckpt_path"] = ckpt_path
         if not ckpt_path or not Path(ckpt_path).is_file():
             return
         class_path, init_args = task_hparams(torch.load(ckpt_path, weights_only=True, map_location="cpu"))
@@ -99,6 +104,17 @@ def run_directory(subcommand: str | None, root: str | Path, ckpt_path: str | Non
     root = Path(root)
     taken = [int(m.group(1)) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
     return root, f"version_{max(taken, default=-1) + 1}"
+
+
+def latest_checkpoint(root: str | Path) -> str | None:
+    """The newest checkpoint of the runs under ``root`` (``ROOT/version_*/checkpoints/*.ckpt``).
+
+    Newest by modification time, so a step checkpoint written after the epoch's ``last.ckpt``
+    wins: ``seqkit fit --config C --ckpt_path last`` goes on from the latest saved state, and
+    the same command restarts a preempted job (or starts it, when nothing was saved yet).
+    """
+    found = sorted(Path(root).glob("version_*/checkpoints/*.ckpt"), key=lambda p: p.stat().st_mtime_ns)
+    return str(found[-1]) if found else None
 
 
 def lightning_main(args: list[str] | None = None) -> SeqkitCLI:

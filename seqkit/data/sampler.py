@@ -146,6 +146,9 @@ def bucketed_loader(dataset: Dataset, sampler: DurationBatchSampler, collate_fn,
 
     Batches are pinned when CUDA is present, so the copy to the GPU is a fast DMA that
     Lightning issues without blocking (a pageable 15 MB batch of audio is a blocking copy).
+    The workers' seeds come from the loader's own generator: drawn from the global one, they
+    would shift dropout's random stream at each epoch start, and a run resumed from an
+    epoch-end checkpoint would not train as the uninterrupted run did.
     """
     return DataLoader(
         dataset,
@@ -154,4 +157,5 @@ def bucketed_loader(dataset: Dataset, sampler: DurationBatchSampler, collate_fn,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
         pin_memory=torch.cuda.is_available(),
+        generator=torch.Generator().manual_seed(sampler.seed),
     )

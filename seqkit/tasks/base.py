@@ -15,6 +15,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch import Tensor
 
 from seqkit.tasks.optim import Decay, warmup_schedule
+from seqkit.tasks.rng import ResumableRandomness
+from seqkit.tasks.step_guard import StepGuard
 
 log = logging.getLogger(__name__)
 
@@ -48,51 +50,18 @@ def user_checkpoints(trainer: L.Trainer) -> list[ModelCheckpoint]:
             if isinstance(c, ModelCheckpoint) and not isinstance(c, RunCheckpoint) and not is_default(c)]
 
 
-class SeqkitTask(L.LightningModule):
-    """Base of the tasks: AdamW-style optimiser with warmup and decay, and run-directory outputs."""
+class SeqkitTask(ResumableRandomness, StepGuard):
+    """Base of the tasks: guarded steps, AdamW-style optimiser with warmup and decay, run-directory outputs.
 
-    def __init__(self, optimizer: OptimizerCallable, warmup_steps: int, lr_decay: Decay, max_nonfinite_steps: int) -> None:
-        super().__init__()
-        if max_nonfinite_steps < 1:
-            raise ValueError("max_nonfinite_steps must be >= 1")
+    Tasks implement ``train_loss(batch)``; :class:`StepGuard` turns it into a training step.
+    """
+
+    def __init__(self, optimizer: OptimizerCallable, warmup_steps: int, lr_decay: Decay, max_skipped_steps: int) -> None:
+        super().__init__(max_skipped_steps)
         self.optimizer_factory = optimizer
         self.warmup_steps = warmup_steps
         self.lr_decay = lr_decay
-        self.max_nonfinite_steps = max_nonfinite_steps
-        self.nonfinite_steps = 0  # skipped for a NaN/Inf loss, in this run
-        self._nonfinite_in_a_row = 0
         self._records: list[dict] = []  # per-example results of a test or predict epoch
-
-    def finite_or_skip(self, loss: Tensor, batch: dict) -> Tensor | None:
-        """``loss``, or None when it is NaN or Inf on any rank: the step is then skipped.
-
-        Returning None makes Lightning skip backward and the optimizer step, and its
-        ``zero_grad(set_to_none=True)`` leaves no gradient for the optimizer to apply, so the
-        weights stay as they were.  Skips are counted (``train_nonfinite_steps``), logged
-        with the batch's ids, and ``max_nonfinite_steps`` in a row stop training.
-        """
-        bad = ~torch.isfinite(loss.detach())
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            # All ranks must skip together: a rank without backward would hang DDP's all-reduce.
-            bad = bad.float().reshape(1)
-            torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)
-            bad = bad[0] > 0
-        if not bool(bad):
-            self._nonfinite_in_a_row = 0
-            return loss
-        self.nonfinite_steps += 1
-        self._nonfinite_in_a_row += 1
-        ids = batch.get("ids", [])
-        shown = ", ".join(map(str, ids[:5])) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-        log.warning("step %d: loss is %s on this rank's batch [%s]; step skipped (%d in a row, %d in this run)",
-                    self.global_step, loss.item(), shown, self._nonfinite_in_a_row, self.nonfinite_steps)
-        self.log("train_nonfinite_steps", float(self.nonfinite_steps), reduce_fx="max", on_step=True, on_epoch=False)
-        if self._nonfinite_in_a_row >= self.max_nonfinite_steps:
-            raise FloatingPointError(
-                f"{self._nonfinite_in_a_row} steps in a row had a non-finite loss (the last on batch [{shown}]): "
-                "training diverged; lower the learning rate, check gradient_clip_val, or run `seqkit check-data`"
-            )
-        return None
 
     def run_dir(self) -> Path | None:
         """The run's log directory (``ROOT/version_N`` or ``RUN/test``; without a logger the root).

@@ -59,7 +59,7 @@ class CharLanguageModel(SeqkitTask):
         warmup_steps: int = 100,
         lr_decay: Decay = "cosine",
         input_size: int = 0,
-        max_nonfinite_steps: int = 10,
+        max_skipped_steps: int = 10,
     ) -> None:
         """``tokenizer``, ``carry_state`` and ``input_size`` (the vocabulary size) come from
         the data module (linked, not typed).
@@ -67,7 +67,7 @@ class CharLanguageModel(SeqkitTask):
         ``features``: a :class:`~seqkit.features.embedding.TokenEmbedding`.  ``dropout``: on the encoder output (the encoder's own ``dropout`` acts
         between its layers, the embedding's on its vectors).
         """
-        super().__init__(optimizer, warmup_steps, lr_decay, max_nonfinite_steps)
+        super().__init__(optimizer, warmup_steps, lr_decay, max_skipped_steps)
         self.save_hyperparameters()
         self.vocabulary = CharVocabulary.from_state(tokenizer)
         bind_input_size(features, input_size or self.vocabulary.vocab_size)
@@ -118,14 +118,14 @@ class CharLanguageModel(SeqkitTask):
             self._states[stage] = detach_state(state)  # no gradient into the previous window
         return next_char_losses(logits, targets), targets.flatten() != IGNORE_INDEX
 
-    def training_step(self, batch: dict, batch_idx: int) -> Tensor | None:
+    def train_loss(self, batch: dict) -> Tensor:
         losses, valid = self._run(batch, "train")
         loss = losses.sum() / valid.sum().clamp_min(1)
         self.log("train_loss", loss, prog_bar=True, batch_size=batch["inputs"].shape[0])
-        loss = self.finite_or_skip(loss, batch)
-        if loss is None:
-            self._states.pop("train", None)  # a state from a diverged window would poison the next
         return loss
+
+    def on_step_skipped(self) -> None:
+        self._states.pop("train", None)  # a state from a diverged window would poison the next
 
     def _evaluate(self, batch: dict, stage: str) -> None:
         losses, valid = self._run(batch, stage)

@@ -35,7 +35,7 @@ class SequenceClassifier(SeqkitTask):
         warmup_steps: int = 100,
         lr_decay: Decay = "cosine",
         input_size: int = 0,
-        max_nonfinite_steps: int = 10,
+        max_skipped_steps: int = 10,
         vocabulary: dict | None = None,
     ) -> None:
         """``labels`` (class names, index = label id) and ``input_size`` (per-step feature
@@ -43,7 +43,7 @@ class SequenceClassifier(SeqkitTask):
         from the data module: linked by the CLI, not typed.  So does a text data module's
         ``vocabulary`` (``{"words": [...]}``, index = id): it is kept in the checkpoint, and
         features with pretrained vectors (``TokenEmbedding(pretrained=...)``) load theirs for it."""
-        super().__init__(optimizer, warmup_steps, lr_decay, max_nonfinite_steps)
+        super().__init__(optimizer, warmup_steps, lr_decay, max_skipped_steps)
         if len(labels) < 2:
             raise ValueError(f"a classifier needs at least 2 classes, the data has {len(labels)}: {labels}")
         self.save_hyperparameters()
@@ -85,13 +85,13 @@ class SequenceClassifier(SeqkitTask):
                 print(f"pretrained vectors: {coverage['found']} of {coverage['words']} vocabulary words found "
                       f"({coverage['coverage']:.1%}) in {coverage['file']}")
 
-    def training_step(self, batch: dict, batch_idx: int) -> Tensor | None:
+    def train_loss(self, batch: dict) -> Tensor:
         logits = self(batch["inputs"], batch["lengths"])
         loss = self.head.loss(logits, batch["labels"])
         batch_size = len(batch["ids"])
         self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
         self.log("train_examples", float(batch_size), reduce_fx="sum", on_step=False, on_epoch=True, batch_size=batch_size)
-        return self.finite_or_skip(loss, batch)
+        return loss
 
     def _evaluate(self, batch: dict, stage: str) -> Tensor:
         logits = self(batch["inputs"], batch["lengths"])

@@ -42,14 +42,14 @@ class SpeechToText(SeqkitTask):
         optimizer: OptimizerCallable = torch.optim.AdamW,
         warmup_steps: int = 300,
         lr_decay: Decay = "cosine",
-        max_nonfinite_steps: int = 10,
+        max_skipped_steps: int = 10,
     ) -> None:
         """``tokenizer`` is the data module's plain-data tokenizer state (linked, not typed).
 
         ``decoder``: beam search for ``seqkit test`` (validation always decodes greedily);
         its lexicon and n-gram LM come from the training transcripts.
         """
-        super().__init__(optimizer, warmup_steps, lr_decay, max_nonfinite_steps)
+        super().__init__(optimizer, warmup_steps, lr_decay, max_skipped_steps)
         self.save_hyperparameters()
         self.tokenizer = tokenizer_from_state(tokenizer)
         self.features = features
@@ -128,7 +128,7 @@ class SpeechToText(SeqkitTask):
             self._write_skipped()
 
     # ---- steps ------------------------------------------------------------------------
-    def training_step(self, batch: dict, batch_idx: int) -> Tensor | None:
+    def train_loss(self, batch: dict) -> Tensor | None:
         self._note_skipped(batch)
         if not batch["ids"]:
             return None
@@ -137,7 +137,7 @@ class SpeechToText(SeqkitTask):
         batch_size = len(batch["ids"])
         self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
         self.log("train_audio_seconds", batch["lengths"].sum().float() / self.features.sample_rate, reduce_fx="sum", on_step=False, on_epoch=True, batch_size=batch_size)
-        return self.finite_or_skip(loss, batch)
+        return loss
 
     def _evaluate(self, batch: dict, stage: str) -> list[str]:
         self._note_skipped(batch)
