@@ -23,6 +23,7 @@ COMMANDS = {
     "transcribe": "seqkit.commands.transcribe",
     "check-data": "seqkit.commands.check_data",
     "generate": "seqkit.commands.generate",
+    "report": "seqkit.commands.report",
 }
 
 
