@@ -113,7 +113,7 @@ class RunInfo(Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         wall = time.perf_counter() - self._start
         self._write(trainer, pl_module, "fit", wall, wall - self._validation_seconds,
-                    {"epochs": trainer.current_epoch + 1, "steps": trainer.global_step})
+                    {"epochs": trainer.current_epoch, "steps": trainer.global_step})  # epochs completed
 
     # ---- test -------------------------------------------------------------
     def on_test_start(self, trainer, pl_module) -> None:
@@ -155,7 +155,7 @@ class RunInfo(Callback):
             **extra,
         }
         for name, value in totals.items():
-            info[f"{key}_{name}"] = value
+            info[f"{key}_{name}"] = value if name == "audio_seconds" else int(value)
             info[f"{name}_per_second"] = value / busy if busy > 0 else None
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / FILE).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")

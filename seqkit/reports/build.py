@@ -68,11 +68,25 @@ def comparison_section(runs: list[Run]) -> Section:
     return section
 
 
+def unique_names(runs: list[Run]) -> None:
+    """Name runs of the same name by as many trailing path parts as tell them apart (``a/runs/version_0``)."""
+    if len({run.name for run in runs}) == len(runs):
+        return
+    parts = [run.path.resolve().parts for run in runs]
+    for depth in range(2, max(len(p) for p in parts) + 1):
+        names = ["/".join(p[-depth:]) for p in parts]
+        if len(set(names)) == len(names):
+            break
+    for run, name in zip(runs, names):
+        run.name = name
+
+
 def build_document(runs: list[Run], samples: dict[str, list[dict]] | None = None) -> Document:
     samples = samples or {}
     if len(runs) == 1:
         run = runs[0]
         return Document(f"seqkit report: {run.name}", run_sections(run, samples.get(str(run.path))), subtitle=str(run.path))
+    unique_names(runs)
     sections = [comparison_section(runs)]
     for run in runs:
         sections.append(Section(f"Run {run.name}", children=run_sections(run, samples.get(str(run.path)))))
