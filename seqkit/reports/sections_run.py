@@ -9,7 +9,7 @@ from seqkit.reports.markdown import percent
 from seqkit.reports.plots import line_plot
 from seqkit.reports.run_dir import Run, checkpoint_used
 
-NOT_RECORDED = "not recorded (run_info.json is written by runs since seqkit's `report` command; this run has none)"
+NOT_RECORDED = "not recorded: no run_info.json (seqkit fit / test write it since `seqkit report` exists; this run is older)"
 
 
 def headline(run: Run) -> dict[str, str]:
