@@ -212,6 +212,8 @@ def test_language_model_report_shows_loss_bits_and_samples(lm_run: Path, tmp_pat
     assert ["seqkit validate", f"{loss:.4f}", f"{bpc:.4f}", f"{math.exp(loss):.3f}"] in page.rows
     assert "Loss and bits per character" in page.headings and "Samples" in page.headings
     assert "this run has no samples" in text
+    info = json.loads((lm_run / "validate" / "run_info.json").read_text())
+    assert info["stage"] == "validate" and info["validate_characters"] > 0 and info["characters_per_second"] > 0
     assert_self_contained(text, page)
 
     out = tmp_path / "with_samples.html"
@@ -261,6 +263,8 @@ def test_an_older_run_says_what_it_does_not_record(classification_run: Path, tmp
     text, page = report(str(old))
     assert text.count("not recorded") == 2  # training and evaluation
     assert ["trainer.precision", "null (32-true)"] in page.rows  # what config.yaml asked for is still shown
+    # A moved run: the evaluated checkpoint is found in its own checkpoints/ folder.
+    assert ["checkpoint used", str(old / "checkpoints" / "last.ckpt")] in page.rows
 
 
 def test_bad_run_directories_are_named(tmp_path: Path, classification_run: Path, capsys) -> None:
