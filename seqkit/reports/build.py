@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from seqkit.reports.document import Document, Section, Table, Text, figures, to_markdown
 from seqkit.reports.html import to_html
 from seqkit.reports.run_dir import Run, checkpoint_used, flatten
@@ -35,6 +37,13 @@ def run_sections(run: Run, samples: list[dict] | None = None) -> list[Section]:
     return [summary_section(run), *task, curves_section(run), throughput_section(run), checkpoints_section(run), config_section(run)]
 
 
+def yaml_value(value: object) -> str:
+    """A config value as config.yaml writes it (null, true), not as Python prints it."""
+    if value is None or isinstance(value, (bool, dict, list)):
+        return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...").strip()
+    return str(value)
+
+
 def config_differences(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     """Dotted config keys whose values differ between the runs (a missing key counts as a difference)."""
     flat = [flatten(run.config) for run in runs]
@@ -44,7 +53,7 @@ def config_differences(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     for key in keys:
         values = [f.get(key, missing) for f in flat]
         if any(v != values[0] for v in values[1:]):
-            rows.append([key, *("(absent)" if v is missing else str(v) for v in values)])
+            rows.append([key, *("(absent)" if v is missing else yaml_value(v) for v in values)])
     return ["config key", *(run.name for run in runs)], rows
 
 

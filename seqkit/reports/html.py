@@ -18,6 +18,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
        padding: 0 1em; color: #222; line-height: 1.4; }
 h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { border-bottom: 1px solid #bbb; margin-top: 2em; }
+.scroll { overflow-x: auto; max-width: 100%; }  /* wide tables (config differences) scroll, the page does not */
 table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .9em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
@@ -49,10 +50,11 @@ def _is_number(value: object) -> bool:
 
 
 def _table(block: Table) -> str:
-    out = ["<table>"]
+    out = ['<div class="scroll"><table>']
     if block.caption:
         out.append(f"<caption>{html.escape(block.caption)}</caption>")
-    out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in block.header) + "</tr>")
+    if any(block.header):  # a key-value table has no header
+        out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in block.header) + "</tr>")
     for row in block.rows:
         cells = []
         for value in row:
@@ -60,7 +62,7 @@ def _table(block: Table) -> str:
             css = ' class="num"' if _is_number(value) else ""
             cells.append(f"<td{css}>{html.escape(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
