@@ -14,6 +14,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch import Tensor
 
+from seqkit.callbacks.run_info import RunInfo
 from seqkit.tasks.optim import Decay, warmup_schedule
 from seqkit.tasks.rng import ResumableRandomness
 from seqkit.tasks.step_guard import StepGuard
@@ -104,7 +105,8 @@ class SeqkitTask(ResumableRandomness, StepGuard):
         print(f"\npredictions: {path}")
 
     def checkpoint_callbacks(self, has_validation: bool, monitor: str, mode: str) -> list:
-        """``last.ckpt`` after every epoch, and the best checkpoint by ``monitor`` when there is validation.
+        """``last.ckpt`` after every epoch, the best checkpoint by ``monitor`` when there is
+        validation, and (with a logger) the learning rate and ``run_info.json``.
 
         Since Lightning 2.6, ``save_last`` only writes when a top-k checkpoint is saved, so
         "last" would be the best; a second callback keeps the last epoch's weights instead.
@@ -115,7 +117,8 @@ class SeqkitTask(ResumableRandomness, StepGuard):
                 RunCheckpoint(monitor=monitor, mode=mode, filename=f"best-{{epoch}}-{{{monitor}:.4f}}", auto_insert_metric_name=False)
             )
         if self.trainer.loggers:
-            callbacks.append(LearningRateMonitor(logging_interval="step"))
+            # run_info.json: device, precision, versions, wall time and throughput, for `seqkit report`.
+            callbacks += [LearningRateMonitor(logging_interval="step"), RunInfo()]
         return callbacks + user_checkpoints(self.trainer)
 
     def configure_optimizers(self):

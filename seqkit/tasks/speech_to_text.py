@@ -166,8 +166,9 @@ class SpeechToText(SeqkitTask):
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         hyps = self._evaluate(batch, "test")
-        for utt_id, speaker, ref, hyp in zip(batch["ids"], batch["speakers"], batch["texts"], hyps):
-            self._records.append({"id": utt_id, "speaker": speaker, "ref": ref, "hyp": hyp})
+        seconds = (batch["lengths"].float() / self.features.sample_rate).tolist()  # (B,): WER by length in reports
+        for utt_id, speaker, ref, hyp, duration in zip(batch["ids"], batch["speakers"], batch["texts"], hyps, seconds):
+            self._records.append({"id": utt_id, "speaker": speaker, "ref": ref, "hyp": hyp, "duration": round(duration, 3)})
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         """Transcripts of the predict manifest; also written to ``predictions.jsonl`` in the run directory."""
