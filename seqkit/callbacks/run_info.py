@@ -45,25 +45,6 @@ def _cpu_model() -> str | None:
     return None
 
 
-def _amounts(batch: Any, pl_module) -> dict[str, float]:
-    """What one batch holds: examples, and audio seconds (speech) or characters (language model)."""
-    if not isinstance(batch, dict):
-        return {}
-    out: dict[str, float] = {}
-    if "ids" in batch:
-        out["examples"] = float(len(batch["ids"]))
-    elif torch.is_tensor(batch.get("inputs")):
-        out["examples"] = float(batch["inputs"].shape[0])
-    features = getattr(pl_module, "features", None)
-    if "waveforms" in batch and torch.is_tensor(batch.get("lengths")) and hasattr(features, "sample_rate"):
-        out["audio_seconds"] = float(batch["lengths"].sum()) / features.sample_rate
-    if type(pl_module).__name__ == "CharLanguageModel" and torch.is_tensor(batch.get("targets")):
-        from seqkit.data.text_windows import IGNORE_INDEX
-
-        out["characters"] = float((batch["targets"] != IGNORE_INDEX).sum())
-    return out
-
-
 class RunInfo(Callback):
     """Records device, precision, versions, timing and throughput into the run directory."""
 
@@ -82,7 +63,9 @@ class RunInfo(Callback):
         self._start = time.perf_counter()
 
     def _add(self, batch: Any, pl_module) -> None:
-        for key, value in _amounts(batch, pl_module).items():
+        # What one batch holds: examples, and audio seconds (speech) or characters (language models).
+        amounts = pl_module.batch_amounts(batch) if hasattr(pl_module, "batch_amounts") else {}
+        for key, value in amounts.items():
             self._totals[key] = self._totals.get(key, 0.0) + value
 
     # ---- fit -----------------------------------------------------------------------

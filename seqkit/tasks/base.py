@@ -64,6 +64,10 @@ class SeqkitTask(ResumableRandomness, StepGuard):
         self.lr_decay = lr_decay
         self._records: list[dict] = []  # per-example results of a test or predict epoch
 
+    def batch_amounts(self, batch: dict) -> dict[str, float]:
+        """What a batch holds, for throughput in ``run_info.json``."""
+        return {"examples": float(len(batch["ids"]))}
+
     def run_dir(self) -> Path | None:
         """The run's log directory (``ROOT/version_N`` or ``RUN/test``; without a logger the root).
 

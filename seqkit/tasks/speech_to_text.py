@@ -127,6 +127,9 @@ class SpeechToText(SeqkitTask):
             self.log("skipped_utterances", float(len(self.skipped)), reduce_fx="max")
             self._write_skipped()
 
+    def batch_amounts(self, batch: dict) -> dict[str, float]:
+        return {"examples": float(len(batch["ids"])), "audio_seconds": float(batch["lengths"].sum()) / self.features.sample_rate}
+
     # ---- steps ------------------------------------------------------------------------
     def train_loss(self, batch: dict) -> Tensor | None:
         self._note_skipped(batch)
