@@ -2,7 +2,7 @@
 
 ``seqkit fit|validate|test|predict --config FILE.yaml`` runs Lightning's CLI, where the
 model and data are any classes named by ``class_path``.  Other subcommands
-(``transcribe``, ``check-data``) are plain argparse programs in :mod:`seqkit.commands`.
+(``transcribe``, ``check-data``, ``generate``, ``export``) are plain argparse programs in :mod:`seqkit.commands`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ COMMANDS = {
     "transcribe": "seqkit.commands.transcribe",
     "check-data": "seqkit.commands.check_data",
     "generate": "seqkit.commands.generate",
+    "export": "seqkit.commands.export",
 }
 
 

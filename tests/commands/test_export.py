@@ -1,0 +1,165 @@
+"""`seqkit export`: ONNX and TorchScript round trips match PyTorch on random-length batches."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.cli import instantiate_module
+
+from seqkit.commands.checkpoint import _import, load_task
+from seqkit.commands.export import default_output, main as export_main
+from seqkit.data.tokenizer import CharTokenizer
+from seqkit.data.vocabulary import CharVocabulary
+from seqkit.export.formats import ExportedModel, example_inputs, max_abs_diff
+from seqkit.export.graph import ExportGraph
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TOKENIZER = CharTokenizer().fit(["one two three four five six seven"]).state()
+
+
+def speech(features: dict, cell: str, stack: int, bidirectional: bool = True) -> dict:
+    return {
+        "_class_path": "seqkit.tasks.speech_to_text.SpeechToText",
+        "tokenizer": TOKENIZER,
+        "features": features,
+        "normalizer": {"class_path": "seqkit.features.cmvn.UtteranceCMVN"},
+        "augment": {"class_path": "seqkit.features.specaugment.SpecAugment"},
+        "encoder": {"class_path": "seqkit.encoders.rnn.RNNEncoder", "init_args": {
+            "cell": cell, "hidden_size": 12, "num_layers": 2, "stack_frames": stack, "bidirectional": bidirectional}},
+    }
+
+
+def classifier(features: dict, cell: str, pooling: str) -> dict:
+    return {
+        "_class_path": "seqkit.tasks.sequence_classification.SequenceClassifier",
+        "labels": ["a", "b", "c"],
+        "features": features,
+        "encoder": {"class_path": "seqkit.encoders.rnn.RNNEncoder", "init_args": {"cell": cell, "hidden_size": 10, "num_layers": 2}},
+        "head": {"class_path": "seqkit.heads.classification.ClassificationHead", "init_args": {"pooling": pooling}},
+    }
+
+
+LOGMEL = {"class_path": "seqkit.features.spectral.LogMelFilterbank", "init_args": {"sample_rate": 8000, "n_mels": 16}}
+MFCC = {"class_path": "seqkit.features.spectral.MFCC", "init_args": {"sample_rate": 8000, "n_mfcc": 10, "n_mels": 20}}
+MODELS = {
+    "ctc-logmel-bilstm": speech(LOGMEL, "lstm", stack=2),
+    "ctc-mfcc-bigru": speech(MFCC, "gru", stack=3),
+    "ctc-logmel-bimingru": speech(LOGMEL, "mingru", stack=1),
+    "ctc-logmel-rnn-forward": speech(LOGMEL, "rnn", stack=2, bidirectional=False),
+    "cls-tokens-bigru-attention": classifier({"class_path": "seqkit.features.embedding.TokenEmbedding",
+                                              "init_args": {"input_size": 40, "embedding_dim": 8}}, "gru", "attention"),
+    "cls-frames-bilstm-last": classifier({"class_path": "seqkit.features.frames.PrecomputedFeatures",
+                                          "init_args": {"input_size": 6}}, "lstm", "last"),
+    "cls-frames-mingru-max": classifier({"class_path": "seqkit.features.frames.PrecomputedFeatures",
+                                         "init_args": {"input_size": 6}}, "mingru", "max"),
+    # Not traceable features: the graph starts at the encoder.
+    "cls-motion-bigru-mean": classifier({"class_path": "seqkit.features.video.FrameDifference",
+                                         "init_args": {"input_size": 3, "grid": 2}}, "gru", "mean"),
+}
+
+
+def write_checkpoint(folder: Path, name: str) -> Path:
+    """A checkpoint as `seqkit fit` writes it: the parts' configs as hyper-parameters, random weights."""
+    hparams = MODELS[name]
+    torch.manual_seed(0)
+    task = instantiate_module(_import(hparams["_class_path"]), hparams)
+    path = folder / name / "checkpoints" / "last.ckpt"
+    path.parent.mkdir(parents=True)
+    torch.save({"hyper_parameters": hparams, "state_dict": task.state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("export")
+    return {name: write_checkpoint(root, name) for name in MODELS}
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_exported_model_matches_pytorch_on_new_batch_sizes_and_lengths(checkpoints, name: str, fmt: str, capsys) -> None:
+    ckpt = checkpoints[name]
+    assert export_main(["--ckpt", str(ckpt), "--format", fmt]) == 0
+    out = default_output(ckpt, fmt)
+    assert out == ckpt.parent.parent / "export" / ("last.onnx" if fmt == "onnx" else "last.pt") and out.is_file()
+    spec = json.loads(out.with_name(out.name + ".json").read_text())
+    assert spec["max_abs_diff_vs_pytorch"] <= 1e-4
+    assert "max abs difference vs PyTorch" in capsys.readouterr().out
+
+    # Run the file here too, independently of the command's own check.
+    task = load_task(ckpt)
+    graph = ExportGraph(task)
+    model = ExportedModel(out, fmt)
+    speech_input = name.startswith("ctc")
+    traced_steps = 8000 if speech_input else 100  # what the command traced with (batch 2)
+    for batch, steps, seed in [(7, 2 * traced_steps + 13, 11), (1, traced_steps // 3 + 1, 12)]:
+        inputs, lengths = example_inputs(task, graph, batch, steps, seed)
+        reference = graph.reference(task, inputs, lengths)
+        outputs = model(inputs, lengths)
+        if speech_input:
+            assert torch.equal(outputs[1].long(), reference[1])  # output lengths
+            assert outputs[0].shape[0] == batch and outputs[0].shape[1] >= int(reference[1].max())
+        else:
+            assert outputs[0].shape == reference.shape == (batch, 3)
+        assert max_abs_diff(reference, outputs) <= 1e-4
+
+
+def test_padding_does_not_leak_into_valid_frames(checkpoints) -> None:
+    """An utterance's exported outputs are the same alone and padded in a batch with a longer one."""
+    ckpt = checkpoints["ctc-logmel-bilstm"]
+    out = ckpt.parent / "pad.onnx"
+    assert export_main(["--ckpt", str(ckpt), "--format", "onnx", "--out", str(out)]) == 0
+    model = ExportedModel(out, "onnx")
+    torch.manual_seed(3)
+    short = 0.1 * torch.randn(1, 5000)
+    batch = torch.cat([short, torch.zeros(1, 7000)], dim=1).repeat(2, 1)
+    batch[0] = 0.1 * torch.randn(12000)
+    alone, alone_lengths = model(short, torch.tensor([5000]))
+    padded, padded_lengths = model(batch, torch.tensor([12000, 5000]))
+    frames = int(alone_lengths[0])
+    assert int(padded_lengths[1]) == frames
+    np.testing.assert_allclose(padded[1, :frames], alone[0, :frames], atol=1e-5)
+
+
+def test_the_graph_says_what_the_caller_computes(checkpoints, capsys) -> None:
+    assert export_main(["--ckpt", str(checkpoints["cls-motion-bigru-mean"]), "--format", "torchscript"]) == 0
+    out = capsys.readouterr().out
+    assert "caller computes: FrameDifference features (B, T, 12)" in out
+    assert export_main(["--ckpt", str(checkpoints["ctc-mfcc-bigru"]), "--format", "torchscript"]) == 0
+    out = capsys.readouterr().out
+    assert "inside the graph: MFCC -> UtteranceCMVN -> RNNEncoder(2 x GRU bidirectional, stacking 3) -> CTCHead" in out
+    assert "caller computes: nothing" in out
+
+
+def test_bad_checkpoints_give_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert export_main(["--ckpt", str(tmp_path / "missing.ckpt"), "--format", "torchscript"]) == 2
+    assert "missing.ckpt not found" in capsys.readouterr().err
+    lm = {
+        "_class_path": "seqkit.tasks.language_model.CharLanguageModel",
+        "tokenizer": CharVocabulary.fit("to be or not").state(),
+        "features": {"class_path": "seqkit.features.embedding.TokenEmbedding", "init_args": {"embedding_dim": 4}},
+        "encoder": {"class_path": "seqkit.encoders.rnn.RNNEncoder", "init_args": {"hidden_size": 4, "num_layers": 1, "bidirectional": False}},
+    }
+    path = tmp_path / "lm.ckpt"
+    task = instantiate_module(_import(lm["_class_path"]), lm)
+    torch.save({"hyper_parameters": lm, "state_dict": task.state_dict()}, path)
+    assert export_main(["--ckpt", str(path), "--format", "torchscript"]) == 2
+    assert "CharLanguageModel cannot be exported: only SpeechToText and SequenceClassifier" in capsys.readouterr().err
+
+
+def test_onnx_without_the_export_extra_names_the_missing_packages(checkpoints, tmp_path: Path) -> None:
+    # onnxruntime made unimportable (None in sys.modules blocks an import) once torchmetrics,
+    # which imports it whenever it is installed, has been loaded.
+    code = ("import sys, torchmetrics.text; sys.modules['onnxruntime'] = None; from seqkit.cli import main; "
+            f"main(['export', '--ckpt', {str(checkpoints['ctc-logmel-bilstm'])!r}, '--format', 'onnx', '--out', {str(tmp_path / 'm.onnx')!r}])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "ONNX export needs onnxruntime, not installed: pip install 'seqkit[export]'" in result.stderr
+    assert not (tmp_path / "m.onnx").exists()
