@@ -84,6 +84,7 @@ def export(graph: ExportGraph, example: tuple[Tensor, Tensor], path: Path, fmt: 
         # Tracer warnings name the Python-level shape arithmetic it records; verify() checks the result.
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=r".*(deprecated|batch_size other than 1).*")
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")  # shape-inference notes
         if fmt == "torchscript":
             torch.jit.trace(graph, example, check_trace=False).save(str(path))
             return
@@ -105,7 +106,9 @@ class ExportedModel:
 
             self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         else:
-            self.module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r".*deprecated.*", category=FutureWarning)
+                self.module = torch.jit.load(str(path), map_location="cpu")
 
     def __call__(self, inputs: Tensor, lengths: Tensor) -> list[Tensor]:
         if self.fmt == "onnx":
