@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ckpt", required=True, help="checkpoint written by `seqkit fit`")
     parser.add_argument("--format", required=True, choices=sorted(SUFFIX), help="onnx (needs the export extra) or torchscript")
     parser.add_argument("--out", help="output file (default: RUN/export/<checkpoint stem> + .onnx or .pt)")
+    parser.add_argument("--frame-size", type=int, nargs=2, metavar=("H", "W"),
+                        help="video models: the frame height and width of the inputs (fixed in the graph)")
     return parser
 
 
@@ -48,10 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else default_output(Path(args.ckpt), args.format)
-    # Traced at one shape; checked at a larger batch and longer inputs, and at batch 1.
-    per_second = task.features.sample_rate if graph.is_ctc and graph.features is not None else 100
-    export(graph, example_inputs(task, graph, batch=2, steps=per_second), out, args.format)
-    diff = verify(task, graph, ExportedModel(out, args.format), [(4, 2 * per_second + 7), (1, per_second // 2 + 3)])
+    # Traced at one shape (1 s of audio, 16 video frames, else 100 steps); checked at a
+    # larger batch with longer inputs, and at batch 1.
+    per_second = task.features.sample_rate if graph.is_ctc and graph.features is not None else 16 if graph.takes_frames else 100
+    size = tuple(args.frame_size) if args.frame_size else None
+    try:
+        example = example_inputs(task, graph, batch=2, steps=per_second, frame_size=size)
+    except ValueError as err:  # video frames without --frame-size
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    export(graph, example, out, args.format)
+    diff = verify(task, graph, ExportedModel(out, args.format), [(4, 2 * per_second + 7), (1, per_second // 2 + 3)], size)
     spec = graph.spec
     sidecar = out.with_name(out.name + ".json")
     # What turns the outputs into text or class names, so the file is usable without the checkpoint.

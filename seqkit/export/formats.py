@@ -45,10 +45,13 @@ def require_onnx() -> None:
         raise MissingExtraError(f"ONNX export needs {' and '.join(missing)}, not installed: {EXTRA_HINT}")
 
 
-def example_inputs(task: torch.nn.Module, graph: ExportGraph, batch: int, steps: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+def example_inputs(
+    task: torch.nn.Module, graph: ExportGraph, batch: int, steps: int, seed: int = 0, frame_size: tuple[int, int] | None = None
+) -> tuple[Tensor, Tensor]:
     """Random graph inputs: ``batch`` sequences, the first ``steps`` long and the others shorter.
 
-    ``steps`` counts samples for a waveform input, else time steps.
+    ``steps`` counts samples for a waveform input, else time steps.  Video features take
+    frames of ``frame_size`` (height, width).
     """
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.randint(max(1, steps // 4), steps + 1, (batch,), generator=generator)
@@ -61,6 +64,10 @@ def example_inputs(task: torch.nn.Module, graph: ExportGraph, batch: int, steps:
         inputs = 0.1 * torch.randn(batch, steps, generator=generator)  # waveform samples
     elif isinstance(features, TokenEmbedding):
         inputs = torch.randint(0, features.input_size, (batch, steps), generator=generator)
+    elif graph.takes_frames:
+        if frame_size is None:
+            raise ValueError(f"{type(features).__name__} takes video frames: give their height and width (--frame-size H W)")
+        inputs = torch.rand(batch, steps, features.input_size, *frame_size, generator=generator)  # in [0, 1]
     else:
         inputs = torch.randn(batch, steps, features.input_size, generator=generator)
     pad = ~padding_mask(lengths, steps)  # (B, T): padding is zero, as the data modules pad
@@ -133,10 +140,12 @@ def max_abs_diff(reference: tuple[Tensor, Tensor] | Tensor, exported: list[Tenso
     return float((outputs[:, :frames] - exported[0][:, :frames])[valid].abs().max())
 
 
-def verify(task: torch.nn.Module, graph: ExportGraph, model: ExportedModel, shapes: list[tuple[int, int]]) -> float:
+def verify(
+    task: torch.nn.Module, graph: ExportGraph, model: ExportedModel, shapes: list[tuple[int, int]], frame_size: tuple[int, int] | None = None
+) -> float:
     """Max abs difference from the PyTorch task over random inputs of each (batch, steps) shape."""
     worst = 0.0
     for seed, (batch, steps) in enumerate(shapes, start=1):
-        inputs, lengths = example_inputs(task, graph, batch, steps, seed)
+        inputs, lengths = example_inputs(task, graph, batch, steps, seed, frame_size)
         worst = max(worst, max_abs_diff(graph.reference(task, inputs, lengths), model(inputs, lengths)))
     return worst

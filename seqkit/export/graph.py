@@ -23,9 +23,11 @@ from seqkit.export.features import ExportableSpectral
 from seqkit.features.embedding import TokenEmbedding
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.features.spectral import SpectralFeatures
+from seqkit.features.video import FrameCNN, FrameDifference
 
-# Features traced as they are: no data-dependent Python control flow in their forward.
-TRACEABLE_FEATURES = (PrecomputedFeatures, TokenEmbedding)
+# Features traced as they are: no data-dependent Python control flow in their forward
+# (FrameCNN has a tracing path of its own).
+TRACEABLE_FEATURES = (PrecomputedFeatures, TokenEmbedding, FrameCNN, FrameDifference)
 
 
 class NotExportableError(ValueError):
@@ -60,6 +62,7 @@ class ExportGraph(nn.Module):
             raise NotExportableError(f"{name} cannot be exported: only SpeechToText and SequenceClassifier tasks can")
         self.is_ctc = name == "SpeechToText"
         self.features = _features_for_export(task.features)
+        self.takes_frames = isinstance(self.features, (FrameCNN, FrameDifference))
         self.normalizer = task.normalizer
         self.encoder = task.encoder
         self.head = task.head
@@ -76,7 +79,12 @@ class ExportGraph(nn.Module):
             inputs = {"inputs": f"(batch, samples) float32 waveform at {task.features.sample_rate} Hz", "lengths": "(batch,) int64 samples"}
         else:
             caller = ""
-            shape = "(batch, time) int64 token ids" if isinstance(self.features, TokenEmbedding) else "(batch, time, ...) float32"
+            if isinstance(self.features, TokenEmbedding):
+                shape = "(batch, time) int64 token ids"
+            elif self.takes_frames:  # height and width are those of the traced frames
+                shape = f"(batch, time, {self.features.input_size}, height, width) float32 frames in [0, 1], height and width as traced"
+            else:
+                shape = f"(batch, time, {self.features.input_size}) float32"
             inputs = {"inputs": shape, "lengths": "(batch,) int64"}
         if self.is_ctc:
             outputs = {"outputs": f"(batch, frames, {task.head.proj.out_features}) float32 CTC log-probs (blank = 0)",

@@ -56,9 +56,12 @@ MODELS = {
                                               "init_args": {"input_size": 40, "embedding_dim": 8}}, "gru", "attention"),
     "cls-frames-bilstm-last": classifier({"class_path": "seqkit.features.frames.PrecomputedFeatures",
                                           "init_args": {"input_size": 6}}, "lstm", "last"),
-    # Not traceable features: the graph starts at the encoder.
     "cls-motion-bigru-mean": classifier({"class_path": "seqkit.features.video.FrameDifference",
                                          "init_args": {"input_size": 3, "grid": 2}}, "gru", "mean"),
+    "cls-video-cnn-bilstm-mean": classifier({"class_path": "seqkit.features.video.FrameCNN",
+                                             "init_args": {"channels": [4, 8], "pool": 2, "output_size": 8}}, "lstm", "mean"),
+    # Features that cannot be traced (librosa): the graph starts at the encoder.
+    "ctc-librosa-gru-outside": speech({**LOGMEL, "init_args": {**LOGMEL["init_args"], "backend": "librosa"}}, "gru", stack=2),
 }
 
 
@@ -83,7 +86,8 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("name", list(MODELS))
 def test_exported_model_matches_pytorch_on_new_batch_sizes_and_lengths(checkpoints, name: str, fmt: str, capsys) -> None:
     ckpt = checkpoints[name]
-    assert export_main(["--ckpt", str(ckpt), "--format", fmt]) == 0
+    video = ["--frame-size", "16", "16"] if name.startswith(("cls-motion", "cls-video")) else []
+    assert export_main(["--ckpt", str(ckpt), "--format", fmt, *video]) == 0
     out = default_output(ckpt, fmt)
     assert out == ckpt.parent.parent / "export" / ("last.onnx" if fmt == "onnx" else "last.pt") and out.is_file()
     spec = json.loads(out.with_name(out.name + ".json").read_text())
@@ -94,20 +98,20 @@ def test_exported_model_matches_pytorch_on_new_batch_sizes_and_lengths(checkpoin
         assert spec["labels"] == ["a", "b", "c"]
     printed = capsys.readouterr().out
     assert "max abs difference vs PyTorch" in printed
-    caller = "FrameDifference features (B, T, 12)" if "motion" in name else "nothing (raw inputs in)"
+    caller = "LogMelFilterbank features (B, T, 16)" if "outside" in name else "nothing (raw inputs in)"
     assert f"caller computes: {caller}" in printed
 
     # Run the file here too, independently of the command's own check.
     task = load_task(ckpt)
     graph = ExportGraph(task)
     model = ExportedModel(out, fmt)
-    speech_input = name.startswith("ctc")
-    traced_steps = 8000 if speech_input else 100  # what the command traced with (batch 2)
+    # What the command traced with (batch 2): 1 s of audio, 16 video frames, else 100 steps.
+    traced_steps = 8000 if graph.is_ctc and graph.features is not None else 16 if video else 100
     for batch, steps, seed in [(7, 2 * traced_steps + 13, 11)]:  # the command itself checked batch 1 and 4
-        inputs, lengths = example_inputs(task, graph, batch, steps, seed)
+        inputs, lengths = example_inputs(task, graph, batch, steps, seed, (16, 16) if video else None)
         reference = graph.reference(task, inputs, lengths)
         outputs = model(inputs, lengths)
-        if speech_input:
+        if graph.is_ctc:
             assert torch.equal(outputs[1].long(), reference[1])  # output lengths
             assert outputs[0].shape[0] == batch and outputs[0].shape[1] >= int(reference[1].max())
         else:
@@ -136,6 +140,11 @@ def test_the_graph_names_its_parts(checkpoints, capsys) -> None:
     assert export_main(["--ckpt", str(checkpoints["ctc-mfcc-bigru"]), "--format", "torchscript"]) == 0
     out = capsys.readouterr().out
     assert "inside the graph: MFCC -> UtteranceCMVN -> RNNEncoder(2 x GRU bidirectional, stacking 3) -> CTCHead" in out
+
+
+def test_video_models_need_the_frame_size(checkpoints, capsys) -> None:
+    assert export_main(["--ckpt", str(checkpoints["cls-video-cnn-bilstm-mean"]), "--format", "torchscript"]) == 2
+    assert "FrameCNN takes video frames: give their height and width (--frame-size H W)" in capsys.readouterr().err
 
 
 def test_bad_checkpoints_give_a_clear_error(tmp_path: Path, capsys) -> None:
