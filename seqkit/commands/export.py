@@ -13,7 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 
 from seqkit.commands.checkpoint import load_task
 
@@ -39,7 +38,7 @@ def default_output(ckpt: Path, fmt: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from seqkit.export.formats import ExportedModel, MissingExtraError, example_inputs, export, require_onnx, verify
-    from seqkit.export.graph import ExportGraph, NotExportableError
+    from seqkit.export.graph import ExportGraph
 
     try:
         if args.format == "onnx":
@@ -52,15 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else default_output(Path(args.ckpt), args.format)
     # Traced at one shape (1 s of audio, 16 video frames, else 100 steps); checked at a
     # larger batch with longer inputs, and at batch 1.
-    per_second = task.features.sample_rate if graph.is_ctc and graph.features is not None else 16 if graph.takes_frames else 100
+    traced_steps = task.features.sample_rate if graph.is_ctc and graph.features is not None else 16 if graph.takes_frames else 100
     size = tuple(args.frame_size) if args.frame_size else None
     try:
-        example = example_inputs(task, graph, batch=2, steps=per_second, frame_size=size)
+        example = example_inputs(task, graph, batch=2, steps=traced_steps, frame_size=size)
     except ValueError as err:  # video frames without --frame-size
         print(f"error: {err}", file=sys.stderr)
         return 2
     export(graph, example, out, args.format)
-    diff = verify(task, graph, ExportedModel(out, args.format), [(4, 2 * per_second + 7), (1, per_second // 2 + 3)], size)
+    diff = verify(task, graph, ExportedModel(out, args.format), [(4, 2 * traced_steps + 7), (1, traced_steps // 2 + 3)], size)
     spec = graph.spec
     sidecar = out.with_name(out.name + ".json")
     # What turns the outputs into text or class names, so the file is usable without the checkpoint.
