@@ -1,6 +1,7 @@
 """Traceable equivalents of the spectral features, for export.
 
-``torch.stft`` returns complex numbers, which the ONNX exporter cannot carry, and MFCC's
+``torch.stft`` returns complex numbers, which the TorchScript-based ONNX exporter refuses
+("STFT does not currently support complex types", torch 2.14), and MFCC's
 per-utterance dB clamp is a Python loop.  Here the STFT is a strided ``conv1d`` whose
 kernels are the windowed DFT basis (cos and sin rows), and the clamp is a masked max over
 each utterance's valid frames: the same arithmetic as :mod:`seqkit.features.spectral`
