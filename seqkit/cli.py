@@ -2,8 +2,8 @@
 
 ``seqkit fit|validate|test|predict --config FILE.yaml`` runs Lightning's CLI, where the
 model and data are any classes named by ``class_path``.  Other subcommands
-(``transcribe``, ``check-data``, ``generate``, ``report``) are plain argparse programs in
-:mod:`seqkit.commands`.
+(``transcribe``, ``check-data``, ``generate``, ``report``, ``export``) are plain argparse
+programs in :mod:`seqkit.commands`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ COMMANDS = {
     "check-data": "seqkit.commands.check_data",
     "generate": "seqkit.commands.generate",
     "report": "seqkit.commands.report",
+    "export": "seqkit.commands.export",
 }
 
 

@@ -46,6 +46,8 @@ def linear_recurrence(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None) ->
 
     h_{-1} = ``h0`` (B, 1, H), or 0.  Runs in the inputs' dtype (fp32 under autocast too).
     """
+    if torch.jit.is_tracing():  # ONNX/TorchScript export: the loop below would be unrolled for one T
+        return traceable_linear_recurrence(log_a, log_b, h0)
     batch, frames, hidden = log_a.shape
     chunks = -(-frames // SCAN_CHUNK)
     pad = chunks * SCAN_CHUNK - frames
@@ -64,6 +66,53 @@ def linear_recurrence(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None) ->
         carry = local[:, k, -1] + decay[:, k, -1] * carry
     h = local + decay * torch.stack(starts, dim=1).unsqueeze(2)
     return h.view(batch, chunks * SCAN_CHUNK, hidden)[:, :frames]
+
+
+# Frames per block of the traceable recurrence: it builds (B, T/C, C, C, H) weights.
+TRACE_CHUNK = 16
+
+
+def _weighted_prefix_sum(log_a: Tensor, values: Tensor, strict: bool) -> Tensor:
+    """sum_{s<=t} exp(A_t - A_s) values_s along dim 1, A = cumsum(log_a): (B, N, ..., H) -> same.
+
+    (s<t with ``strict``, with A_{t-1} in place of A_t.)  Written as a masked (N x N)
+    weighting, not a loop or a log-space scan: the weights are exp of a difference that is
+    <= 0 on the kept triangle, so nothing overflows, and the graph holds no loop.
+    """
+    cum = torch.cumsum(log_a, dim=1)  # (B, N, ..., H)
+    steps = torch.arange(log_a.shape[1], device=log_a.device)
+    keep = steps.unsqueeze(1) > steps.unsqueeze(0) if strict else steps.unsqueeze(1) >= steps.unsqueeze(0)  # (N_t, N_s)
+    end = cum - log_a if strict else cum  # A_{t-1} (strict) or A_t
+    exponent = end.unsqueeze(2) - cum.unsqueeze(1)  # (B, N_t, N_s, ..., H)
+    keep = keep.view(keep.shape + (1,) * (exponent.ndim - 3))
+    weights = exponent.masked_fill(~keep, float("-inf")).exp()
+    return (weights * values.unsqueeze(1)).sum(dim=2)
+
+
+def traceable_linear_recurrence(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None) -> Tensor:
+    """:func:`linear_recurrence` with no Python loop over T, for ``torch.jit.trace`` / ONNX export.
+
+    Two levels: within blocks of ``TRACE_CHUNK`` frames, then across blocks for the block
+    start states.  Same values within fp32 rounding (the export tests check 1e-4).
+    """
+    batch, frames, hidden = log_a.shape
+    pad = (-frames) % TRACE_CHUNK
+    log_a = F.pad(log_a, (0, 0, 0, pad))  # a_t = 1, b_t = 0 after the end
+    log_b = F.pad(log_b, (0, 0, 0, pad), value=-1e4)
+    blocks = (frames + pad) // TRACE_CHUNK
+    log_a = log_a.view(batch, blocks, TRACE_CHUNK, hidden).transpose(1, 2)  # (B, C, K, H): time in dim 1
+    log_b = log_b.view(batch, blocks, TRACE_CHUNK, hidden).transpose(1, 2)
+    local = _weighted_prefix_sum(log_a, log_b.exp(), strict=False)  # (B, C, K, H): h_t from a zero start
+    decay = torch.cumsum(log_a, dim=1)  # (B, C, K, H): log of what remains of the block's start state
+    block_decay, block_end = decay[:, -1], local[:, -1]  # (B, K, H)
+    # Across blocks in float64: the sums of log decays grow with T, and their fp32 rounding with them.
+    block_decay, block_end = block_decay.double(), block_end.double()
+    starts = _weighted_prefix_sum(block_decay, block_end, strict=True)  # (B, K, H): state entering block k
+    if h0 is not None:  # h0: (B, 1, H), decayed by every earlier block
+        starts = starts + (torch.cumsum(block_decay, dim=1) - block_decay).exp() * h0.double()
+    starts = starts.to(log_a.dtype)
+    h = local + decay.exp() * starts.unsqueeze(1)  # (B, C, K, H)
+    return h.transpose(1, 2).reshape(batch, blocks * TRACE_CHUNK, hidden)[:, :frames]
 
 
 class MinGRU(nn.Module):

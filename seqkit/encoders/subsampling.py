@@ -28,7 +28,7 @@ class FrameStacking(nn.Module):
             return x, lengths
         batch, time, dim = x.shape
         pad = (-time) % self.factor
-        if pad:
+        if pad or torch.jit.is_tracing():  # a traced graph must pad for every length, not the traced one's
             x = F.pad(x, (0, 0, 0, pad))
         x = x.reshape(batch, (time + pad) // self.factor, dim * self.factor)
         return x, self.output_lengths(lengths)

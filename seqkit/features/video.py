@@ -19,6 +19,18 @@ from seqkit.masking import padding_mask
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
 
 
+def grid_pool(x: Tensor, size: int) -> Tensor:
+    """Adaptive average pooling of (N, C, H, W) to (N, C, size, size).
+
+    Under tracing (export) it is written as a plain average pool when H and W are multiples
+    of ``size`` (the same numbers): the ONNX exporter cannot size an adaptive pool.
+    """
+    height, width = int(x.shape[-2]), int(x.shape[-1])
+    if torch.jit.is_tracing() and height % size == 0 and width % size == 0:
+        return F.avg_pool2d(x, (height // size, width // size))
+    return F.adaptive_avg_pool2d(x, size)
+
+
 class FrameCNN(nn.Module):
     """A strided-convolution stack applied to every frame, then a linear map to ``output_size``.
 
@@ -56,6 +68,11 @@ class FrameCNN(nn.Module):
         self.input_size = input_size
         self.output_size = output_size
 
+    def _frames(self, frames: Tensor) -> Tensor:
+        # (N, C', H, W) -> (N, output_size); the pooling layer is self.net[-4]
+        maps = self.net[:-4](frames)
+        return self.net[-3:](grid_pool(maps, self.net[-4].output_size))
+
     def forward(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         # inputs: (B, T, C, H, W), lengths: (B,) -> (B, T, output_size), (B,)
         batch, time = inputs.shape[:2]
@@ -63,7 +80,12 @@ class FrameCNN(nn.Module):
         if self.difference:
             previous = torch.cat([inputs[:, :1], inputs[:, :-1]], dim=1)  # step 0 is its own predecessor
             inputs = torch.cat([inputs, inputs - previous], dim=2)  # (B, T, 2C, H, W)
-        features = self.net(inputs[valid])  # (N_valid, output_size)
+        if torch.jit.is_tracing():
+            # Export: boolean indexing would fix N_valid in the trace, so run every frame and zero
+            # the padded ones (the same values: in evaluation batch norm treats frames one by one).
+            features = self._frames(inputs.flatten(0, 1)).view(batch, time, self.output_size)
+            return features * valid.unsqueeze(-1).to(features.dtype), lengths
+        features = self._frames(inputs[valid])  # (N_valid, output_size)
         out = features.new_zeros(batch, time, self.output_size)
         out[valid] = features
         return out, lengths
@@ -107,7 +129,7 @@ class FrameDifference(nn.Module):
         diff = torch.cat([diff.new_zeros(batch, 1, height, width), diff], dim=1)  # step 0: no motion
         diff = diff * padding_mask(lengths.to(diff.device), time)[..., None, None].to(diff.dtype)  # steps past the end
 
-        energy = F.adaptive_avg_pool2d(diff.reshape(batch * time, 1, height, width), self.grid)
+        energy = grid_pool(diff.reshape(batch * time, 1, height, width), self.grid)
         energy = energy.reshape(batch, time, self.grid * self.grid)  # (B, T, grid^2)
 
         mass = diff.sum(dim=(2, 3))  # (B, T)

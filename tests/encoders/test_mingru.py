@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from seqkit.encoders.mingru import SCAN_CHUNK, MinGRU, linear_recurrence, log_g
+from seqkit.encoders.mingru import SCAN_CHUNK, TRACE_CHUNK, MinGRU, linear_recurrence, log_g
 from seqkit.encoders.rnn import RNNEncoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -39,6 +39,19 @@ def test_parallel_scan_matches_step_by_step_recurrence_in_fp32(frames: int, with
     expected = _step_by_step(cell, x, h0)
     torch.testing.assert_close(out.double(), expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(last[0], out[:, -1])
+
+
+@pytest.mark.parametrize("frames", [1, TRACE_CHUNK + 1, 800])
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_traced_cell_matches_step_by_step_recurrence_at_every_length(frames: int, with_h0: bool) -> None:
+    """Under torch.jit.trace the loop-free recurrence runs, and the trace works at other lengths."""
+    torch.manual_seed(frames)
+    cell = MinGRU(12, 9).requires_grad_(False)  # traced as constants
+    h0 = torch.rand(1, 3, 9) if with_h0 else None
+    with torch.no_grad():
+        traced = torch.jit.trace(lambda x: cell(x, h0)[0], (torch.randn(3, 5, 12),), check_trace=False)
+        x = 2 * torch.randn(3, frames, 12)
+        torch.testing.assert_close(traced(x).double(), _step_by_step(cell, x, h0), atol=1e-5, rtol=1e-5)
 
 
 def test_gradients_match_the_step_by_step_recurrence() -> None:
