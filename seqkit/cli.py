@@ -2,7 +2,7 @@
 
 ``seqkit fit|validate|test|predict --config FILE.yaml`` runs Lightning's CLI, where the
 model and data are any classes named by ``class_path``.  Other subcommands
-(``transcribe``, ``check-data``) are plain argparse programs in :mod:`seqkit.commands`.
+(``transcribe``, ``classify``, ``check-data``, ``generate``) are plain argparse programs in :mod:`seqkit.commands`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from seqkit.commands.checkpoint import task_hparams
 
 COMMANDS = {
     "transcribe": "seqkit.commands.transcribe",
+    "classify": "seqkit.commands.classify",
     "check-data": "seqkit.commands.check_data",
     "generate": "seqkit.commands.generate",
 }
