@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", help="write here instead of stdout")
     parser.add_argument("--wer", action="store_true", help="print the WER against the manifest's text on stderr")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); 1 is often fastest on a busy machine")
     return parser
 
 
@@ -80,9 +81,10 @@ def _beam_decoder(args: argparse.Namespace, task) -> BeamSearchDecoder:
 
 
 def _duration(item: InputItem) -> float:
-    """Seconds, from the manifest or the file's header (0 when unreadable: the read reports it)."""
-    if item.duration is not None:
-        return item.duration
+    """Seconds, from the file's header (a manifest's figure may be wrong; a shard member has
+    only the manifest's).  0 when unreadable: the read then reports why."""
+    if item.offset is not None:
+        return item.duration or 0.0
     try:
         info = soundfile.info(item.path)
         return info.frames / info.samplerate
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.files) == bool(args.manifest):
         print("error: give audio files or --manifest (one of them)", file=sys.stderr)
         return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
     fmt = args.format or ("jsonl" if args.output and args.output.endswith(".jsonl") else "tsv")
     try:
         items = items_from_manifest(args.manifest, args.data_root) if args.manifest else items_from_files(args.files)

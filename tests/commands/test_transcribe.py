@@ -131,7 +131,7 @@ def test_bad_inputs_are_named(capsys, digits_ckpt: Path, digits_corpus: Path, ut
     assert code == 2 and f"{manifest}:1" in err and "escapes the data root" in err
 
     manifest.write_text(json.dumps({"id": "a", "audio": "gone.wav", "duration": 40, "text": ""}) + "\n")
-    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--manifest", str(manifest))  # long: the chunked path
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--manifest", str(manifest))
     assert code == 1 and f"{manifest}:1 (id=a)" in err and "gone.wav: audio file not found" in err
 
     code, _, err = run(capsys, "--ckpt", str(digits_ckpt))
