@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             out.close()
     _summary(records, failures)
     if args.wer:
-        _print_wer(items, records)
+        _print_wer(records, transcriber.task.tokenizer.normalize)
     return 1 if failures else 0
 
 
@@ -210,8 +210,9 @@ def _summary(records: list[dict], failures: int) -> None:
           f"RTF {rtf:.4f} ({1 / rtf if rtf else float('inf'):.1f}x real time)", file=sys.stderr)
 
 
-def _print_wer(items: list[InputItem], records: list[dict]) -> None:
-    scored = [{"id": r["id"], "speaker": "", "ref": r["ref"], "hyp": r["text"]} for r in records if r.get("ref")]
+def _print_wer(records: list[dict], normalize) -> None:
+    # References normalised as in training and `seqkit test` (case, punctuation), as the model writes.
+    scored = [{"id": r["id"], "speaker": "", "ref": normalize(r["ref"]), "hyp": r["text"]} for r in records if r.get("ref")]
     if not scored:
         print("no reference text (give a --manifest with text) to score a WER", file=sys.stderr)
         return
