@@ -176,8 +176,11 @@ def _run(items: list[InputItem], transcriber: Transcriber, args: argparse.Namesp
                 reader.close()
             text = transcriber.decode([frames])[0]
             results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start)
-        except (AudioError, ValueError) as err:
+        except AudioError as err:  # names the file itself
             bar.write(f"error: {err}", file=sys.stderr)
+            results[i] = None
+        except ValueError as err:
+            bar.write(f"error: {items[i].label}: {err}", file=sys.stderr)
             results[i] = None
         bar.update(1)
         emit()
