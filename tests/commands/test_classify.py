@@ -12,7 +12,7 @@ import torch
 from seqkit import cli
 from seqkit.commands import classify
 
-from tiny_models import one_thread_only, train_ramps_classifier, train_tones_classifier, write_ramps
+from tiny_models import one_thread_only, train_digits_ctc, train_ramps_classifier, train_tones_classifier, write_ramps
 
 
 def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
@@ -98,6 +98,7 @@ def test_inputs_the_checkpoint_cannot_take_are_named(capsys, ramps: tuple[Path, 
     assert code == 1 and "none.npy: file not found" in err
 
 
-def test_a_speech_checkpoint_is_refused(capsys, digits_ckpt: Path, tmp_path: Path) -> None:
-    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), str(tmp_path / "x.wav"))
+def test_a_speech_checkpoint_is_refused(capsys, digits_corpus: Path, tmp_path: Path) -> None:
+    speech = train_digits_ctc(digits_corpus / "train.jsonl", tmp_path / "speech.ckpt", steps=0)  # only its kind matters
+    code, _, err = run(capsys, "--ckpt", str(speech), str(tmp_path / "x.wav"))
     assert code == 2 and "not a sequence classifier" in err

@@ -73,7 +73,7 @@ def train_digits_ctc(manifest: Path, out: Path, steps: int = 180, seed: int = 0,
     targets = [torch.tensor(tokenizer.encode(r["text"])) for r in records]
     space = torch.tensor([tokenizer.tokens.index(" ")])
     optimizer = torch.optim.AdamW(task.parameters(), lr=6e-3)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)  # linear decay: settles
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(steps, 1))  # linear decay: settles
     task.train()
     for _ in range(steps):
         pairs = [rng.sample(range(len(records)), 2) for _ in range(batch)]
