@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from seqkit.commands.checkpoint import load_task
 from seqkit.data.audio import AudioError, load_audio
-from seqkit.data.manifest import ManifestError, read_manifest
+from seqkit.data.manifest import read_manifest
 from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.inference.chunking import model_geometry, plan_windows
 from seqkit.inference.inputs import InputItem, items_from_files, items_from_manifest, reorder
