@@ -170,10 +170,18 @@ def _run(items: list[InputItem], transcriber: Transcriber, args: argparse.Namesp
         start = time.perf_counter()
         try:
             reader = _reader(items[i], transcriber.sample_rate)
+            windows = tqdm(desc=f"windows of {os.path.basename(items[i].path)}", unit="window", leave=False,
+                           disable=len(items) >= 10, file=sys.stderr)  # one long file: show its progress
+
+            def progress(done: int, total: int) -> None:
+                windows.total = total
+                windows.update(done - windows.n)
+
             try:
-                frames = transcriber.long_frames(reader, args.chunk_seconds, args.overlap_seconds)
+                frames = transcriber.long_frames(reader, args.chunk_seconds, args.overlap_seconds, progress)
             finally:
                 reader.close()
+                windows.close()
             text = transcriber.decode([frames])[0]
             results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start)
         except AudioError as err:  # names the file itself

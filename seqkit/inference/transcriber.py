@@ -8,6 +8,8 @@ labels, or ``V`` x 0.5 MB of log-probs.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
@@ -51,11 +53,14 @@ class Transcriber:
     def transcribe(self, waveforms: list[Tensor]) -> list[str]:
         return self.decode(self.frames(waveforms))
 
-    def long_frames(self, reader, chunk_seconds: float, overlap_seconds: float) -> Tensor:
+    def long_frames(
+        self, reader, chunk_seconds: float, overlap_seconds: float, progress: Callable[[int, int], None] | None = None
+    ) -> Tensor:
         """A whole recording's frames, from overlapping windows read one batch at a time.
 
         ``reader``: :class:`~seqkit.inference.reader.BlockReader` (or ``TensorReader``).
         Memory holds ``batch_size`` windows of audio, whatever the recording's length.
+        ``progress(done, total)`` is called with window counts after each batch.
         """
         geometry = model_geometry(self.task)
         chunk = int(chunk_seconds * self.sample_rate)
@@ -65,4 +70,6 @@ class Transcriber:
         for first in range(0, len(windows), self.batch_size):
             group = windows[first : first + self.batch_size]
             pieces.extend(self.frames([reader.read(w.start, w.stop) for w in group]))
+            if progress is not None:
+                progress(len(pieces), len(windows))
         return stitch(pieces, windows)
