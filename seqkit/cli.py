@@ -2,8 +2,8 @@
 
 ``seqkit fit|validate|test|predict --config FILE.yaml`` runs Lightning's CLI, where the
 model and data are any classes named by ``class_path``.  Other subcommands
-(``transcribe``, ``check-data``, ``generate``, ``report``, ``export``) are plain argparse
-programs in :mod:`seqkit.commands`.
+(``transcribe``, ``classify``, ``check-data``, ``generate``, ``report``, ``export``) are
+plain argparse programs in :mod:`seqkit.commands`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from seqkit.commands.checkpoint import task_hparams
 
 COMMANDS = {
     "transcribe": "seqkit.commands.transcribe",
+    "classify": "seqkit.commands.classify",
     "check-data": "seqkit.commands.check_data",
     "generate": "seqkit.commands.generate",
     "report": "seqkit.commands.report",

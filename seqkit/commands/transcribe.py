@@ -1,59 +1,235 @@
-"""``seqkit transcribe --ckpt CKPT FILE...``: one transcript per audio file.
+"""``seqkit transcribe --ckpt CKPT FILE... | --manifest M``: one transcript per recording.
 
 The checkpoint carries the model's config, weights and tokenizer, so nothing else is needed.
+Short recordings run in batches of similar length; one longer than ``--chunk-seconds`` runs
+alone, in overlapping windows read from disk one batch at a time (any length fits in memory).
+Output: ``PATH<TAB>TEXT`` lines (default), or JSONL with timings (``--format jsonl`` or
+``--output FILE.jsonl``); a summary of the real-time factor goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import soundfile
 import torch
 from tqdm import tqdm
 
 from seqkit.commands.checkpoint import load_task
 from seqkit.data.audio import AudioError, load_audio
+from seqkit.data.manifest import read_manifest
 from seqkit.decoding.beam import BeamSearchDecoder
+from seqkit.inference.chunking import model_geometry, plan_windows
+from seqkit.inference.inputs import InputItem, items_from_files, items_from_manifest, reorder
+from seqkit.inference.reader import BlockReader, TensorReader
+from seqkit.inference.transcriber import Transcriber
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit transcribe", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", help="audio files (any format libsndfile reads)")
+    parser.add_argument("files", nargs="*", help="audio files (any format libsndfile reads)")
+    parser.add_argument("--manifest", help="JSONL manifest (the training format); its text is the reference for --wer")
+    parser.add_argument("--data-root", help="folder the manifest's audio paths are relative to (default: the manifest's)")
     parser.add_argument("--ckpt", required=True, help="checkpoint written by `seqkit fit`")
     parser.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
-    parser.add_argument("--beam-size", type=int, default=32)
+    parser.add_argument("--beam-size", type=int, help="beam width (default: the checkpoint's decoder's, else 32)")
+    parser.add_argument("--lm-text", help="word lexicon and n-gram LM from these transcripts: a JSONL manifest "
+                        "(its text fields) or a text file (one sentence a line); without it beam search is lexicon-free")
+    parser.add_argument("--lm-weight", type=float, help="n-gram LM weight (default: the checkpoint's decoder's, else 0)")
+    parser.add_argument("--word-score", type=float, help="score per emitted word (default: the checkpoint's, else 0)")
+    parser.add_argument("--ngram-order", type=int, help="order of the n-gram LM (default: the checkpoint's, else 3)")
+    parser.add_argument("--batch-size", type=int, default=8, help="recordings (or windows of a long one) per forward pass")
+    parser.add_argument("--chunk-seconds", type=float, default=30.0, help="longer recordings run in windows of this length; 0: never")
+    parser.add_argument("--overlap-seconds", type=float, default=2.0, help="overlap of consecutive windows")
+    parser.add_argument("--format", choices=["tsv", "jsonl"], help="default: jsonl for --output *.jsonl, else tsv")
+    parser.add_argument("--output", help="write here instead of stdout")
+    parser.add_argument("--wer", action="store_true", help="print the WER against the manifest's text on stderr")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); 1 is often fastest on a busy machine")
     return parser
+
+
+def _beam_decoder(args: argparse.Namespace, task) -> BeamSearchDecoder:
+    """Beam search as ``seqkit test`` configures it: the checkpoint's settings, then the flags."""
+    stored = task.beam_decoder or BeamSearchDecoder(lexicon_free=args.lm_text is None)
+    texts = None
+    if args.lm_text is not None:
+        path = Path(args.lm_text)
+        if path.suffix == ".jsonl":
+            texts = [u.text for u in read_manifest(path)]
+        elif path.is_file():
+            texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        else:
+            raise FileNotFoundError(f"--lm-text {path} not found")
+    lexicon_free = texts is None
+    lm_weight = args.lm_weight if args.lm_weight is not None else (0.0 if lexicon_free else stored.lm_weight)
+    beam = BeamSearchDecoder(
+        beam_size=args.beam_size or stored.beam_size,
+        lm_weight=lm_weight,
+        word_score=args.word_score if args.word_score is not None else stored.word_score,
+        ngram_order=args.ngram_order or stored.ngram_order,
+        lexicon_free=lexicon_free,
+    )
+    beam.prepare(task.tokenizer, texts, Path(tempfile.mkdtemp(prefix="seqkit-beam-")))
+    return beam
+
+
+def _duration(item: InputItem) -> float:
+    """Seconds, from the file's header (a manifest's figure may be wrong; a shard member has
+    only the manifest's).  0 when unreadable: the read then reports why."""
+    if item.offset is not None:
+        return item.duration or 0.0
+    try:
+        info = soundfile.info(item.path)
+        return info.frames / info.samplerate
+    except Exception:  # noqa: BLE001 -- any failure is reported by the real read
+        return 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if bool(args.files) == bool(args.manifest):
+        print("error: give audio files or --manifest (one of them)", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fmt = args.format or ("jsonl" if args.output and args.output.endswith(".jsonl") else "tsv")
     try:
+        items = items_from_manifest(args.manifest, args.data_root) if args.manifest else items_from_files(args.files)
         task = load_task(args.ckpt, args.device)
-    except (FileNotFoundError, ValueError) as err:  # UntrustedCheckpointError is a ValueError
+        beam = _beam_decoder(args, task) if args.decoder == "beam" else None
+        transcriber = Transcriber(task, beam, args.batch_size)
+        if args.chunk_seconds > 0:  # refuse bad window sizes now, not after the short files ran
+            rate = transcriber.sample_rate
+            plan_windows(int(3 * args.chunk_seconds * rate), int(args.chunk_seconds * rate),
+                         int(args.overlap_seconds * rate), model_geometry(task))
+    except (FileNotFoundError, ValueError) as err:  # ManifestError, UntrustedCheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
-    beam = None
-    if args.decoder == "beam":
-        beam = BeamSearchDecoder(beam_size=args.beam_size, lexicon_free=True)
-        beam.prepare(task.tokenizer, None, Path(tempfile.mkdtemp(prefix="seqkit-beam-")))
-    failures = 0
-    for path in tqdm(args.files, desc="transcribing", disable=len(args.files) < 10, file=sys.stderr):
-        try:
-            waveform = load_audio(path, task.features.sample_rate)
-        except AudioError as err:
-            print(f"error: {err}", file=sys.stderr)
-            failures += 1
-            continue
-        with torch.inference_mode():
-            batch = waveform.unsqueeze(0).to(task.device)  # (1, S)
-            lengths = torch.tensor([waveform.numel()], device=task.device)
-            log_probs, out_lengths = task(batch, lengths)
-            text = task.decode(log_probs, out_lengths)[0] if beam is None else beam.decode(log_probs.cpu(), out_lengths.cpu())[0]
-        print(f"{path}\t{text}", flush=True)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        records, failures = _run(items, transcriber, args, fmt, out)
+    finally:
+        if args.output:
+            out.close()
+    _summary(records, failures)
+    if args.wer:
+        _print_wer(records, transcriber.task.tokenizer.normalize)
     return 1 if failures else 0
+
+
+def _run(items: list[InputItem], transcriber: Transcriber, args: argparse.Namespace, fmt: str, out) -> tuple[list[dict], int]:
+    durations = [_duration(item) for item in items]
+    chunked = lambda d: args.chunk_seconds > 0 and d > args.chunk_seconds  # noqa: E731
+    # Shortest first, so a batch pads little; long recordings alone, in windows.
+    order = sorted(range(len(items)), key=lambda i: durations[i])
+    short = [i for i in order if not chunked(durations[i])]
+    long = [i for i in order if chunked(durations[i])]
+    results: dict[int, dict | None] = {}
+    written, records, failures = 0, [], 0
+    bar = tqdm(total=len(items), desc="transcribing", unit="file", disable=len(items) < 10, file=sys.stderr)
+
+    def emit() -> None:
+        nonlocal written, failures
+        ready, written = reorder(results, written)
+        for record in ready:
+            if record is None:
+                failures += 1
+                continue
+            records.append(record)
+            line = json.dumps(record, ensure_ascii=False) if fmt == "jsonl" else f"{record['path']}\t{record['text']}"
+            print(line, file=out, flush=True)
+
+    for first in range(0, len(short), args.batch_size):
+        group = short[first : first + args.batch_size]
+        start = time.perf_counter()
+        waves, kept = [], []
+        for i in group:
+            try:
+                waves.append(load_audio(items[i].path, transcriber.sample_rate, items[i].where, items[i].offset, items[i].size))
+                kept.append(i)
+            except AudioError as err:
+                bar.write(f"error: {err}", file=sys.stderr)
+                results[i] = None
+        texts = transcriber.transcribe(waves) if waves else []
+        seconds = time.perf_counter() - start
+        audio = sum(w.numel() for w in waves) / transcriber.sample_rate
+        for i, wave, text in zip(kept, waves, texts):
+            duration = wave.numel() / transcriber.sample_rate
+            # The batch's time, shared by audio duration (each item's share of the work).
+            results[i] = _record(items[i], text, duration, seconds * duration / audio if audio else 0.0)
+        bar.update(len(group))
+        emit()
+    for i in long:
+        start = time.perf_counter()
+        try:
+            reader = _reader(items[i], transcriber.sample_rate)
+            windows = tqdm(desc=f"windows of {os.path.basename(items[i].path)}", unit="window", leave=False,
+                           disable=len(items) >= 10, file=sys.stderr)  # one long file: show its progress
+
+            def progress(done: int, total: int) -> None:
+                windows.total = total
+                windows.update(done - windows.n)
+
+            try:
+                frames = transcriber.long_frames(reader, args.chunk_seconds, args.overlap_seconds, progress)
+            finally:
+                reader.close()
+                windows.close()
+            text = transcriber.decode([frames])[0]
+            results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start)
+        except AudioError as err:  # names the file itself
+            bar.write(f"error: {err}", file=sys.stderr)
+            results[i] = None
+        except ValueError as err:
+            bar.write(f"error: {items[i].label}: {err}", file=sys.stderr)
+            results[i] = None
+        bar.update(1)
+        emit()
+    bar.close()
+    return records, failures
+
+
+def _reader(item: InputItem, sample_rate: int):
+    if item.offset is not None:  # a shard member: read whole (its bytes are in memory anyway)
+        return TensorReader(load_audio(item.path, sample_rate, item.where, item.offset, item.size), sample_rate)
+    if not os.path.exists(item.path):
+        raise AudioError(f"{item.label}: audio file not found")
+    return BlockReader(item.path, sample_rate, item.label)
+
+
+def _record(item: InputItem, text: str, duration: float, seconds: float) -> dict:
+    record = {"id": item.id, "path": item.path, "text": text, "duration": round(duration, 4),
+              "processing_seconds": round(seconds, 5), "rtf": round(seconds / duration, 6) if duration else None}
+    if item.text is not None:
+        record["ref"] = item.text
+    return record
+
+
+def _summary(records: list[dict], failures: int) -> None:
+    audio = sum(r["duration"] for r in records)
+    seconds = sum(r["processing_seconds"] for r in records)
+    rtf = seconds / audio if audio else float("nan")
+    failed = f", {failures} failed" if failures else ""
+    print(f"transcribed {len(records)} recording(s){failed}: {audio:.2f} s of audio in {seconds:.2f} s, "
+          f"RTF {rtf:.4f} ({1 / rtf if rtf else float('inf'):.1f}x real time)", file=sys.stderr)
+
+
+def _print_wer(records: list[dict], normalize) -> None:
+    # References normalised as in training and `seqkit test` (case, punctuation), as the model writes.
+    scored = [{"id": r["id"], "speaker": "", "ref": normalize(r["ref"]), "hyp": r["text"]} for r in records if r.get("ref")]
+    if not scored:
+        print("no reference text (give a --manifest with text) to score a WER", file=sys.stderr)
+        return
+    from seqkit.reports.wer import build_wer_report, format_summary
+
+    print(format_summary(build_wer_report(scored)), file=sys.stderr)
 
 
 if __name__ == "__main__":

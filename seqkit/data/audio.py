@@ -51,7 +51,7 @@ def load_audio(
         source = io.BytesIO(member)
     try:
         info = soundfile.info(source)
-        _check_header(info.frames, info.channels, info.samplerate, sample_rate, label)
+        check_header(info.frames, info.channels, info.samplerate, sample_rate, label)
         if isinstance(source, io.BytesIO):
             source.seek(0)
         data, file_rate = soundfile.read(source, dtype="float32", always_2d=True)  # (T, C)
@@ -72,8 +72,13 @@ def load_audio(
     return waveform
 
 
-def _check_header(frames: int, channels: int, rate: int, target: int, label: str) -> None:
-    if frames * channels > MAX_SAMPLES:
+def check_header(frames: int, channels: int, rate: int, target: int, label: str, limit_frames: bool = True) -> None:
+    """Reject a header that claims what no real file holds (see the limits above).
+
+    ``limit_frames=False``: for readers that read in blocks (chunked transcription), whose
+    memory does not grow with the file, so a long file is not refused by ``MAX_SAMPLES``.
+    """
+    if limit_frames and frames * channels > MAX_SAMPLES:
         raise AudioError(f"{label}: header claims {frames} frames x {channels} channels (corrupt header?)")
     if not MIN_RATE <= rate <= MAX_RATE:
         raise AudioError(f"{label}: sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz (corrupt header?)")

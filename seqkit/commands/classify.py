@@ -1,0 +1,160 @@
+"""``seqkit classify --ckpt CKPT FILE... | --manifest M``: the top-k classes of each sequence.
+
+What a file may be follows from the checkpoint's features: audio files (any format
+libsndfile reads) for spectral features (MFCC, log-mel), ``.npy`` arrays for the others --
+``(T, F)`` per-step features for ``PrecomputedFeatures``, ``(T, C, H, W)`` frames in [0, 1]
+for the video features.  Video files themselves are not read: how their frames are sampled
+is a data-module setting the checkpoint does not hold (decode them as training did, save
+``.npy``).  Output: ``PATH<TAB>LABEL:PROB...`` lines (default) or JSONL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
+from tqdm import tqdm
+
+from seqkit.commands.checkpoint import load_task
+from seqkit.data.audio import AudioError, load_audio
+from seqkit.data.npy_features import FeatureFileError, npy_shape
+from seqkit.features.frames import PrecomputedFeatures
+from seqkit.features.spectral import SpectralFeatures
+from seqkit.features.video import FrameCNN, FrameDifference
+from seqkit.inference.inputs import InputItem, items_from_files, items_from_manifest, reorder
+
+
+class InputError(ValueError):
+    """An input this checkpoint cannot classify; the message names the file."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqkit classify", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*", help="audio files or .npy arrays, as the checkpoint's features take")
+    parser.add_argument("--manifest", help="JSONL manifest (the training format: id, audio, duration, text)")
+    parser.add_argument("--data-root", help="folder the manifest's paths are relative to (default: the manifest's)")
+    parser.add_argument("--ckpt", required=True, help="checkpoint written by `seqkit fit`")
+    parser.add_argument("--top-k", type=int, default=1, help="labels shown per input, most probable first")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--format", choices=["tsv", "jsonl"], help="default: jsonl for --output *.jsonl, else tsv")
+    parser.add_argument("--output", help="write here instead of stdout")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); 1 is often fastest on a busy machine")
+    return parser
+
+
+def input_kind(features: torch.nn.Module) -> str:
+    """``audio`` or ``array``: what these features are computed from."""
+    if isinstance(features, SpectralFeatures):
+        return "audio"
+    if isinstance(features, (PrecomputedFeatures, FrameCNN, FrameDifference)):
+        return "array"
+    raise InputError(f"seqkit classify reads audio files and .npy arrays; this checkpoint's features "
+                     f"({type(features).__name__}) take neither")
+
+
+def load_input(item: InputItem, features: torch.nn.Module, kind: str) -> Tensor:
+    """One input as the features take it: (S,) samples, (T, F) features or (T, C, H, W) frames."""
+    is_npy = item.path.endswith(".npy")
+    if kind == "audio":
+        if is_npy:
+            raise InputError(f"{item.label}: this checkpoint's features ({type(features).__name__}) take audio, not .npy arrays")
+        return load_audio(item.path, features.sample_rate, item.where, item.offset, item.size)
+    if not is_npy:
+        raise InputError(f"{item.label}: this checkpoint's features ({type(features).__name__}) take .npy arrays, not {os.path.splitext(item.path)[1] or 'this file'}")
+    if not os.path.isfile(item.path):
+        raise InputError(f"{item.label}: file not found")
+    shape = npy_shape(item.path)  # checks the header before reading the data
+    wanted = (2, "(T, F)") if isinstance(features, PrecomputedFeatures) else (4, "(T, C, H, W)")
+    if len(shape) != wanted[0] or shape[0] == 0:
+        raise InputError(f"{item.label}: array of shape {shape}, expected {wanted[1]} with T > 0")
+    if isinstance(features, PrecomputedFeatures) and shape[1] != features.input_size:
+        raise InputError(f"{item.label}: {shape[1]} features per step, the model takes {features.input_size}")
+    array = torch.from_numpy(np.ascontiguousarray(np.load(item.path, allow_pickle=False), dtype=np.float32))
+    if not torch.isfinite(array).all():
+        raise InputError(f"{item.label}: array contains NaN or Inf")
+    return array
+
+
+@torch.inference_mode()
+def classify(task, inputs: list[Tensor]) -> Tensor:
+    """inputs: B x (T_i, ...) -> class probabilities (B, C) on CPU."""
+    lengths = torch.tensor([x.shape[0] for x in inputs], device=task.device)  # (B,)
+    batch = pad_sequence([x.to(task.device) for x in inputs], batch_first=True)  # (B, T, ...)
+    return task(batch, lengths).float().softmax(-1).cpu()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if bool(args.files) == bool(args.manifest):
+        print("error: give input files or --manifest (one of them)", file=sys.stderr)
+        return 2
+    if args.top_k < 1 or args.batch_size < 1:
+        print("error: --top-k and --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fmt = args.format or ("jsonl" if args.output and args.output.endswith(".jsonl") else "tsv")
+    try:
+        items = items_from_manifest(args.manifest, args.data_root) if args.manifest else items_from_files(args.files)
+        task = load_task(args.ckpt, args.device)
+        if not hasattr(task, "labels"):
+            raise ValueError(f"{args.ckpt} is a {type(task).__name__}, not a sequence classifier (use `seqkit transcribe`?)")
+        kind = input_kind(task.features)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    top_k = min(args.top_k, len(task.labels))
+    # Similar sizes together, so a batch pads little: the file size is a cheap proxy for length.
+    order = sorted(range(len(items)), key=lambda i: os.path.getsize(items[i].path) if os.path.isfile(items[i].path) else 0)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    results: dict[int, dict | None] = {}
+    written, failures, done = 0, 0, 0
+    bar = tqdm(total=len(items), desc="classifying", unit="file", disable=len(items) < 10, file=sys.stderr)
+    try:
+        for first in range(0, len(order), args.batch_size):
+            group, inputs = [], []
+            start = time.perf_counter()
+            for i in order[first : first + args.batch_size]:
+                try:
+                    inputs.append(load_input(items[i], task.features, kind))
+                    group.append(i)
+                except (InputError, AudioError, FeatureFileError) as err:
+                    bar.write(f"error: {err}", file=sys.stderr)
+                    results[i] = None
+            if inputs:
+                top = classify(task, inputs).topk(top_k, dim=-1)
+                seconds = (time.perf_counter() - start) / len(inputs)
+                for i, values, indices in zip(group, top.values.tolist(), top.indices.tolist()):
+                    results[i] = {"id": items[i].id, "path": items[i].path, "labels": [task.labels[j] for j in indices],
+                                  "probs": [round(p, 6) for p in values], "processing_seconds": round(seconds, 5)}
+            bar.update(len(order[first : first + args.batch_size]))
+            ready, written = reorder(results, written)
+            for record in ready:
+                if record is None:
+                    failures += 1
+                    continue
+                done += 1
+                if fmt == "jsonl":
+                    print(json.dumps(record, ensure_ascii=False), file=out, flush=True)
+                else:
+                    shown = "\t".join(f"{label}:{p:.4f}" for label, p in zip(record["labels"], record["probs"]))
+                    print(f"{record['path']}\t{shown}", file=out, flush=True)
+    finally:
+        bar.close()
+        if args.output:
+            out.close()
+    failed = f", {failures} failed" if failures else ""
+    print(f"classified {done} input(s){failed}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

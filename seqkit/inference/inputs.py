@@ -1,0 +1,54 @@
+"""What the inference commands read: files named on the command line, or a JSONL manifest.
+
+A manifest is the training format (:mod:`seqkit.data.manifest`), read by the same code, so
+its paths resolve under the manifest's folder (or ``--data-root``) with the same checks:
+no absolute paths, no ``..`` escapes.  Its ``text`` is the reference for a WER.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqkit.data.manifest import read_manifest
+
+
+@dataclass(frozen=True)
+class InputItem:
+    id: str
+    path: str
+    where: str | None = None  # where it is listed, for errors: "manifest.jsonl:12 (id=x)"
+    duration: float | None = None  # seconds, when known before reading (manifests)
+    text: str | None = None  # the reference, from a manifest
+    speaker: str = ""
+    offset: int | None = None  # a member of a tar shard: bytes [offset, offset + size)
+    size: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How error messages name it: the path, after its manifest line if it has one."""
+        return f"{self.where}: {self.path}" if self.where else self.path
+
+
+def items_from_files(files: list[str]) -> list[InputItem]:
+    """One item per file; the id is the path as given (as in the tab-separated output)."""
+    return [InputItem(id=f, path=f) for f in files]
+
+
+def items_from_manifest(manifest: str | os.PathLike, data_root: str | os.PathLike | None = None) -> list[InputItem]:
+    """Raises :class:`~seqkit.data.manifest.ManifestError` naming the line of a bad entry."""
+    return [
+        InputItem(id=u.id, path=u.audio, where=u.where, duration=u.duration, text=u.text,
+                  speaker=u.speaker, offset=u.offset, size=u.size)
+        for u in read_manifest(Path(manifest), data_root)
+    ]
+
+
+def reorder(results: dict[int, object], next_index: int) -> tuple[list[object], int]:
+    """Results that can be written in input order now: those from ``next_index`` on without a gap."""
+    ready = []
+    while next_index in results:
+        ready.append(results.pop(next_index))
+        next_index += 1
+    return ready, next_index

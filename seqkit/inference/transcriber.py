@@ -1,0 +1,75 @@
+"""Run a speech-to-text task on waveforms: batches of short ones, or one long one in windows.
+
+What is kept per output frame depends on the decoder: greedy decoding only needs each
+frame's best label (``(T,)`` int64, 8 bytes a frame), beam search needs the log-probs
+(``(T, V)`` float32).  So an hour of audio at a 30 ms output stride is 120 k frames: 1 MB of
+labels, or ``V`` x 0.5 MB of log-probs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
+
+from seqkit.decoding.beam import BeamSearchDecoder
+from seqkit.inference.chunking import model_geometry, plan_windows, stitch
+
+
+class Transcriber:
+    def __init__(self, task, beam: BeamSearchDecoder | None = None, batch_size: int = 8) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {batch_size}")
+        self.task = task
+        self.beam = beam
+        self.batch_size = batch_size
+        self.sample_rate = int(task.features.sample_rate)
+
+    @torch.inference_mode()
+    def frames(self, waveforms: list[Tensor]) -> list[Tensor]:
+        """One batch through the model.  waveforms: B x (S_i,) -> B x (T_i,) labels or (T_i, V) log-probs, on CPU."""
+        device = self.task.device
+        lengths = torch.tensor([w.numel() for w in waveforms], device=device)  # (B,)
+        batch = pad_sequence([w.to(device) for w in waveforms], batch_first=True)  # (B, S)
+        log_probs, out_lengths = self.task(batch, lengths)  # (B, T', V), (B,)
+        kept = log_probs.argmax(dim=-1) if self.beam is None else log_probs.float()  # (B, T') or (B, T', V)
+        kept = kept.cpu()
+        return [kept[i, : int(n)] for i, n in enumerate(out_lengths.tolist())]
+
+    def decode(self, frames: list[Tensor]) -> list[str]:
+        """Texts of :meth:`frames`' outputs (greedy: best path, collapsed; or beam search)."""
+        if self.beam is not None:
+            lengths = torch.tensor([f.shape[0] for f in frames])
+            return self.beam.decode(pad_sequence(frames, batch_first=True), lengths)
+        tokenizer = self.task.tokenizer
+        texts = []
+        for labels in frames:  # (T,)
+            ids = torch.unique_consecutive(labels)
+            texts.append(tokenizer.decode(ids[ids != tokenizer.blank_id].tolist()))
+        return texts
+
+    def transcribe(self, waveforms: list[Tensor]) -> list[str]:
+        return self.decode(self.frames(waveforms))
+
+    def long_frames(
+        self, reader, chunk_seconds: float, overlap_seconds: float, progress: Callable[[int, int], None] | None = None
+    ) -> Tensor:
+        """A whole recording's frames, from overlapping windows read one batch at a time.
+
+        ``reader``: :class:`~seqkit.inference.reader.BlockReader` (or ``TensorReader``).
+        Memory holds ``batch_size`` windows of audio, whatever the recording's length.
+        ``progress(done, total)`` is called with window counts after each batch.
+        """
+        geometry = model_geometry(self.task)
+        chunk = int(chunk_seconds * self.sample_rate)
+        overlap = int(overlap_seconds * self.sample_rate)
+        windows = plan_windows(reader.total, chunk, overlap, geometry, reader.align)
+        pieces: list[Tensor] = []
+        for first in range(0, len(windows), self.batch_size):
+            group = windows[first : first + self.batch_size]
+            pieces.extend(self.frames([reader.read(w.start, w.stop) for w in group]))
+            if progress is not None:
+                progress(len(pieces), len(windows))
+        return stitch(pieces, windows)

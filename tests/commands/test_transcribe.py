@@ -1,0 +1,140 @@
+"""``seqkit transcribe`` with a tiny digits model trained for the purpose (see conftest.py).
+
+The central check: a long recording, transcribed in windows much shorter than itself, reads
+the same words as its utterances transcribed one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+from seqkit.commands import transcribe
+
+DIGITS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    with_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny model on a busy machine: extra threads only spin
+    try:
+        code = transcribe.main(list(argv))
+    finally:
+        torch.set_num_threads(with_threads)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def utterances(digits_corpus: Path) -> list[dict]:
+    return [json.loads(line) for line in (digits_corpus / "dev.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def long_recording(digits_corpus: Path, utterances: list[dict], tmp_path_factory) -> Path:
+    """The held-out utterances one after another, 0.2 s of silence between them (~17 s).
+
+    Each synthesised utterance already starts and ends with some silence; the tiny model
+    learnt pauses of that length as word boundaries (see ``train_digits_ctc``)."""
+    parts = []
+    for record in utterances:
+        audio, rate = sf.read(digits_corpus / record["audio"], dtype="float32")
+        parts += [audio, np.zeros(rate // 5, np.float32)]
+    path = tmp_path_factory.mktemp("long") / "long.wav"
+    sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
+    return path
+
+
+def texts(out: str) -> dict[str, str]:
+    return dict(line.split("\t", 1) for line in out.splitlines() if line.strip())
+
+
+def test_chunked_long_recording_reads_the_words_of_its_utterances(
+    capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], long_recording: Path
+) -> None:
+    paths = [str(digits_corpus / r["audio"]) for r in utterances]
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), *paths)
+    assert code == 0
+    one_by_one = [texts(out)[p] for p in paths]
+    # A trained model, not noise: most held-out words are read right.
+    right = sum(h.split() == r["text"].split() for h, r in zip(one_by_one, utterances))
+    assert right >= len(utterances) // 2, list(zip(one_by_one, [r["text"] for r in utterances]))
+
+    duration = sf.info(long_recording).duration
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), str(long_recording), "--chunk-seconds", "4", "--overlap-seconds", "2")
+    assert code == 0 and duration > 3 * 4  # at least 6 windows
+    assert texts(out)[str(long_recording)].split() == " ".join(one_by_one).split()
+
+
+def test_chunked_equals_whole_at_any_rate_and_batch(capsys, digits_ckpt: Path, long_recording: Path, tmp_path: Path) -> None:
+    audio, rate = sf.read(long_recording, dtype="float32")
+    resampled = tmp_path / "long_44k.flac"  # another rate: blocks are resampled one by one
+    sf.write(resampled, AF.resample(torch.from_numpy(audio), rate, 44100).numpy(), 44100)
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), str(long_recording), str(resampled), "--chunk-seconds", "0")
+    whole = texts(out)
+    assert code == 0 and len(whole[str(long_recording)].split()) > 10
+    for path, batch in ((long_recording, "1"), (long_recording, "4"), (resampled, "3")):
+        code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), str(path), "--chunk-seconds", "3.5",
+                           "--overlap-seconds", "1.5", "--batch-size", batch)
+        assert code == 0 and texts(out)[str(path)] == whole[str(path)], (path, batch)
+
+
+def test_manifest_to_jsonl_with_timings_and_wer(capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path) -> None:
+    output = tmp_path / "out.jsonl"
+    code, out, err = run(capsys, "--ckpt", str(digits_ckpt), "--manifest", str(digits_corpus / "dev.jsonl"),
+                         "--output", str(output), "--batch-size", "3", "--wer")
+    assert code == 0 and out == ""
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [r["id"] for r in records] == [u["id"] for u in utterances]  # manifest order, though run by length
+    for record, utt in zip(records, utterances):
+        assert set(record) == {"id", "path", "text", "duration", "processing_seconds", "rtf", "ref"}
+        assert record["path"] == str((digits_corpus / utt["audio"]).resolve())
+        assert record["ref"] == utt["text"]
+        assert record["duration"] == pytest.approx(utt["duration"], abs=1e-3)
+        assert record["processing_seconds"] > 0
+        assert record["rtf"] == pytest.approx(record["processing_seconds"] / record["duration"], rel=1e-2)
+    assert "RTF" in err and f"transcribed {len(utterances)} recording(s)" in err
+    assert "WER" in err and "CER" in err
+
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), "--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl")
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [u["id"] for u in utterances]
+
+
+def test_beam_search_with_an_ngram_lm(capsys, digits_ckpt: Path, digits_corpus: Path, long_recording: Path) -> None:
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), str(long_recording), "--chunk-seconds", "3",
+                       "--overlap-seconds", "1", "--decoder", "beam", "--beam-size", "8",
+                       "--lm-text", str(digits_corpus / "train.jsonl"), "--lm-weight", "0.5")
+    assert code == 0
+    words = texts(out)[str(long_recording)].split()
+    assert len(words) > 10 and set(words) <= DIGITS  # a lexicon decoder only writes its words
+
+
+def test_bad_inputs_are_named(capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path) -> None:
+    good = str(digits_corpus / utterances[0]["audio"])
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEfmt nothing")
+    code, out, err = run(capsys, "--ckpt", str(digits_ckpt), good, str(broken), str(tmp_path / "missing.wav"))
+    assert code == 1
+    assert list(texts(out)) == [good]  # the good file is still transcribed
+    assert "broken.wav: unreadable audio" in err and "missing.wav: audio file not found" in err
+    assert "1 recording(s), 2 failed" in err
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"id": "a", "audio": "../../etc/passwd", "duration": 1, "text": ""}) + "\n")
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--manifest", str(manifest))
+    assert code == 2 and f"{manifest}:1" in err and "escapes the data root" in err
+
+    manifest.write_text(json.dumps({"id": "a", "audio": "gone.wav", "duration": 40, "text": ""}) + "\n")
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--manifest", str(manifest))
+    assert code == 1 and f"{manifest}:1 (id=a)" in err and "gone.wav: audio file not found" in err
+
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt))
+    assert code == 2 and "give audio files or --manifest" in err
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), good, "--chunk-seconds", "1", "--overlap-seconds", "0.01")
+    assert code == 2 and "overlap" in err and "too short" in err
