@@ -49,7 +49,7 @@ class RunInfo(Callback):
     """Records device, precision, versions, timing and throughput into the run directory."""
 
     def __init__(self) -> None:
-        self._totals: dict[str, float] = {}
+        self._totals: dict[str, float | torch.Tensor] = {}  # device tensors are read once, in _write
         self._start = 0.0
         self._validation_seconds = 0.0
         self._validation_start: float | None = None
@@ -66,7 +66,7 @@ class RunInfo(Callback):
         # What one batch holds: examples, and audio seconds (speech) or characters (language models).
         amounts = pl_module.batch_amounts(batch) if hasattr(pl_module, "batch_amounts") else {}
         for key, value in amounts.items():
-            self._totals[key] = self._totals.get(key, 0.0) + value
+            self._totals[key] = self._totals.get(key, 0) + value  # int counts stay exact integers
 
     # ---- fit -----------------------------------------------------------------------
     def on_train_start(self, trainer, pl_module) -> None:
@@ -111,7 +111,7 @@ class RunInfo(Callback):
 
     # ---- output -----------------------------------------------------------------------
     def _write(self, trainer, pl_module, stage: str, wall: float, busy: float, extra: dict) -> None:
-        totals = dict(self._totals)
+        totals = {key: float(value) for key, value in self._totals.items()}
         if trainer.world_size > 1:  # a collective: every rank calls this hook
             keys = sorted(totals)
             summed = trainer.strategy.reduce(torch.tensor([totals[k] for k in keys], dtype=torch.float64,

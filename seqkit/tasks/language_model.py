@@ -124,8 +124,8 @@ class CharLanguageModel(SeqkitTask):
         self.log("train_loss", loss, prog_bar=True, batch_size=batch["inputs"].shape[0])
         return loss
 
-    def batch_amounts(self, batch: dict) -> dict[str, float]:
-        return {"examples": float(batch["inputs"].shape[0]), "characters": float((batch["targets"] != IGNORE_INDEX).sum())}
+    def batch_amounts(self, batch: dict) -> dict[str, float | Tensor]:
+        return {"examples": float(batch["inputs"].shape[0]), "characters": (batch["targets"] != IGNORE_INDEX).sum()}
 
     def on_step_skipped(self) -> None:
         self._states.pop("train", None)  # a state from a diverged window would poison the next

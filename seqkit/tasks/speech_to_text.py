@@ -127,8 +127,8 @@ class SpeechToText(SeqkitTask):
             self.log("skipped_utterances", float(len(self.skipped)), reduce_fx="max")
             self._write_skipped()
 
-    def batch_amounts(self, batch: dict) -> dict[str, float]:
-        return {"examples": float(len(batch["ids"])), "audio_seconds": float(batch["lengths"].sum()) / self.features.sample_rate}
+    def batch_amounts(self, batch: dict) -> dict[str, float | Tensor]:
+        return {"examples": float(len(batch["ids"])), "audio_seconds": batch["lengths"].sum() / self.features.sample_rate}
 
     # ---- steps ------------------------------------------------------------------------
     def train_loss(self, batch: dict) -> Tensor | None:
