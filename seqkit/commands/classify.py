@@ -28,7 +28,7 @@ from seqkit.data.npy_features import FeatureFileError, npy_shape
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.features.spectral import SpectralFeatures
 from seqkit.features.video import FrameCNN, FrameDifference
-from seqkit.inference.inputs import InputItem, items_from_files, items_from_manifest, reorder
+from seqkit.inference.inputs import InputItem, read_inputs, reorder
 
 
 class InputError(ValueError):
@@ -93,17 +93,11 @@ def classify(task, inputs: list[Tensor]) -> Tensor:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if bool(args.files) == bool(args.manifest):
-        print("error: give input files or --manifest (one of them)", file=sys.stderr)
-        return 2
     if args.top_k < 1 or args.batch_size < 1:
         print("error: --top-k and --batch-size must be >= 1", file=sys.stderr)
         return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    fmt = args.format or ("jsonl" if args.output and args.output.endswith(".jsonl") else "tsv")
     try:
-        items = items_from_manifest(args.manifest, args.data_root) if args.manifest else items_from_files(args.files)
+        items, fmt = read_inputs(args, "input")
         task = load_task(args.ckpt, args.device)
         if not hasattr(task, "labels"):
             raise ValueError(f"{args.ckpt} is a {type(task).__name__}, not a sequence classifier (use `seqkit transcribe`?)")

@@ -26,7 +26,7 @@ from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import read_manifest
 from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.inference.chunking import model_geometry, plan_windows
-from seqkit.inference.inputs import InputItem, items_from_files, items_from_manifest, reorder
+from seqkit.inference.inputs import InputItem, read_inputs, reorder
 from seqkit.inference.reader import BlockReader, TensorReader
 from seqkit.inference.transcriber import Transcriber
 
@@ -94,14 +94,8 @@ def _duration(item: InputItem) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if bool(args.files) == bool(args.manifest):
-        print("error: give audio files or --manifest (one of them)", file=sys.stderr)
-        return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    fmt = args.format or ("jsonl" if args.output and args.output.endswith(".jsonl") else "tsv")
     try:
-        items = items_from_manifest(args.manifest, args.data_root) if args.manifest else items_from_files(args.files)
+        items, fmt = read_inputs(args, "audio")
         task = load_task(args.ckpt, args.device)
         beam = _beam_decoder(args, task) if args.decoder == "beam" else None
         transcriber = Transcriber(task, beam, args.batch_size)

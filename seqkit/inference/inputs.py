@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from seqkit.data.manifest import read_manifest
 
 
@@ -43,6 +45,18 @@ def items_from_manifest(manifest: str | os.PathLike, data_root: str | os.PathLik
                   speaker=u.speaker, offset=u.offset, size=u.size)
         for u in read_manifest(Path(manifest), data_root)
     ]
+
+
+def read_inputs(args, what: str) -> tuple[list[InputItem], str]:
+    """The items and output format of an inference command (``files``/``--manifest``/``--data-root``,
+    ``--format``/``--output``, ``--threads``); ValueError (or ManifestError) for bad ones."""
+    if bool(args.files) == bool(args.manifest):
+        raise ValueError(f"give {what} files or --manifest (one of them)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fmt = args.format or ("jsonl" if args.output and args.output.endswith(".jsonl") else "tsv")
+    items = items_from_manifest(args.manifest, args.data_root) if args.manifest else items_from_files(args.files)
+    return items, fmt
 
 
 def reorder(results: dict[int, object], next_index: int) -> tuple[list[object], int]:
