@@ -29,12 +29,18 @@ MAX_RESAMPLE_RATIO = 4000  # rate / gcd(rate, target): 44100 -> 16000 is 441 / 1
 
 
 def load_audio(
-    path: str, sample_rate: int, where: str | None = None, offset: int | None = None, size: int | None = None
+    path: str,
+    sample_rate: int,
+    where: str | None = None,
+    offset: int | None = None,
+    size: int | None = None,
+    segment: tuple[float, float] | None = None,
 ) -> torch.Tensor:
     """Read ``path`` as float32 mono at ``sample_rate``.  # (T,)
 
     ``where`` (e.g. "manifest.jsonl:12 (id=x)") is added to error messages.  With ``offset``
     and ``size``, the audio file is those bytes of ``path`` (a member of a tar shard).
+    ``segment`` = (start, duration) in seconds reads only that part of the recording.
     """
     label = f"{where}: {path}" if where else str(path)
     # soundfile reports a missing file as a LibsndfileError "System error", not FileNotFoundError.
@@ -54,7 +60,8 @@ def load_audio(
         check_header(info.frames, info.channels, info.samplerate, sample_rate, label)
         if isinstance(source, io.BytesIO):
             source.seek(0)
-        data, file_rate = soundfile.read(source, dtype="float32", always_2d=True)  # (T, C)
+        start, frames = segment_frames(segment, info.frames, info.samplerate, label)
+        data, file_rate = soundfile.read(source, dtype="float32", always_2d=True, start=start, frames=frames)  # (T, C)
     except (soundfile.LibsndfileError, RuntimeError, ValueError, MemoryError) as err:
         if isinstance(err, AudioError):
             raise
@@ -70,6 +77,18 @@ def load_audio(
     if not torch.isfinite(waveform).all():  # samples near float32's maximum overflow on the way
         raise AudioError(f"{label}: samples too large to process (|x| near 3.4e38)")
     return waveform
+
+
+def segment_frames(segment: tuple[float, float] | None, frames: int, rate: int, label: str) -> tuple[int, int]:
+    """(first frame, frame count) of ``segment`` = (start, duration) seconds; the whole file for None."""
+    if segment is None:
+        return 0, -1
+    start, count = round(segment[0] * rate), round(segment[1] * rate)
+    if start + count > frames + rate // 100:  # 10 ms of slack for rounded times
+        raise AudioError(
+            f"{label}: segment {segment[0]:.3f}s + {segment[1]:.3f}s ends after the audio ({frames / rate:.3f}s)"
+        )
+    return start, min(count, frames - start)
 
 
 def check_header(frames: int, channels: int, rate: int, target: int, label: str, limit_frames: bool = True) -> None:

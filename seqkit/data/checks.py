@@ -51,7 +51,9 @@ def check_ctc_length(utt: Utterance, tokenizer: Tokenizer, output_frames: Callab
 
 def check_audio(utt: Utterance, sample_rate: int) -> list[Problem]:
     try:
-        waveform = load_audio(utt.audio, sample_rate, where=utt.where, offset=utt.offset, size=utt.size)
+        waveform = load_audio(
+            utt.audio, sample_rate, where=utt.where, offset=utt.offset, size=utt.size, segment=utt.segment
+        )
     except AudioError as err:
         return [Problem(utt.where, str(err).removeprefix(f"{utt.where}: "))]
     if not np.any(waveform.numpy()):

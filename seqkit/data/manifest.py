@@ -1,8 +1,9 @@
 """JSONL manifests: one utterance a line.
 
 Each line is a JSON object with ``id``, ``audio`` (a path relative to the manifest's
-folder), ``duration`` (seconds), ``text`` and ``speaker``.  Every problem is reported
-with the manifest's path and line number, so a user can open the file and fix it.
+folder), ``duration`` (seconds), ``text`` and ``speaker``.  An optional ``start`` (seconds)
+makes the line a segment of a longer recording: ``[start, start + duration)``.  Every problem
+is reported with the manifest's path and line number, so a user can open the file and fix it.
 """
 
 from __future__ import annotations
@@ -33,10 +34,17 @@ class Utterance:
     # For audio stored inside an archive (a tar shard): the bytes [offset, offset + size).
     offset: int | None = None
     size: int | None = None
+    # A segment of a longer recording (Kaldi's ``segments``): [start, start + duration) seconds.
+    start: float | None = None
 
     @property
     def where(self) -> str:
         return f"{self.manifest}:{self.line} (id={self.id})"
+
+    @property
+    def segment(self) -> tuple[float, float] | None:
+        """(start, duration) seconds for :func:`seqkit.data.audio.load_audio`, or None: the whole file."""
+        return None if self.start is None else (self.start, self.duration)
 
 
 def resolve_audio_path(manifest: Path, audio: str, data_root: Path | None = None) -> Path:
@@ -88,6 +96,11 @@ def parse_manifest_line(raw: str, manifest: Path, line: int, data_root: Path | N
         raise ManifestError(f"{where}: 'offset' and 'size' (a byte range inside 'audio') come together")
     if offset is not None and not (_natural(offset) and _natural(size) and size > 0):
         raise ManifestError(f"{where}: 'offset' and 'size' must be integers >= 0 and > 0, got {offset!r}, {size!r}")
+    start = record.get("start")
+    if start is not None and not (
+        isinstance(start, (int, float)) and not isinstance(start, bool) and math.isfinite(start) and start >= 0
+    ):
+        raise ManifestError(f"{where}: 'start' (seconds into the audio) must be a finite number >= 0, got {start!r}")
     return Utterance(
         id=str(record["id"]),
         audio=str(audio),
@@ -98,6 +111,7 @@ def parse_manifest_line(raw: str, manifest: Path, line: int, data_root: Path | N
         manifest=str(manifest),
         offset=offset,
         size=size,
+        start=None if start is None else float(start),
     )
 
 
@@ -152,5 +166,7 @@ def utterance_record(utt: Utterance, relative_to: Path) -> dict:
     if utt.offset is None:
         record.pop("offset")
         record.pop("size")
+    if utt.start is None:
+        record.pop("start")
     record["audio"] = os.path.relpath(utt.audio, relative_to)
     return record

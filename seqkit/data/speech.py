@@ -21,6 +21,7 @@ from seqkit.data.manifest import Utterance, read_manifest
 from seqkit.data.paths import expand_data_path
 from seqkit.data.resume import MidEpochResume
 from seqkit.data.sampler import DurationBatchSampler
+from seqkit.data.speed_perturb import SpeedPerturbation
 from seqkit.data.tokenizer import CharTokenizer, Tokenizer
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,19 @@ MANIFEST_ARGS = {"fit": "train_manifest", "validate": "val_manifest", "test": "t
 class SpeechDataset(Dataset):
     """Loads one utterance's audio and token ids; ``None`` for an unreadable file under ``skip``."""
 
-    def __init__(self, utterances: list[Utterance], tokenizer: Tokenizer, sample_rate: int, on_bad: BadPolicy) -> None:
+    def __init__(
+        self,
+        utterances: list[Utterance],
+        tokenizer: Tokenizer,
+        sample_rate: int,
+        on_bad: BadPolicy,
+        perturb: SpeedPerturbation | None = None,
+    ) -> None:
         self.utterances = utterances
         self.tokenizer = tokenizer
         self.sample_rate = sample_rate
         self.on_bad = on_bad
+        self.perturb = perturb
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -44,12 +53,16 @@ class SpeechDataset(Dataset):
     def __getitem__(self, index: int) -> dict | None:
         utt = self.utterances[index]
         try:
-            waveform = load_audio(utt.audio, self.sample_rate, where=utt.where, offset=utt.offset, size=utt.size)
+            waveform = load_audio(
+                utt.audio, self.sample_rate, where=utt.where, offset=utt.offset, size=utt.size, segment=utt.segment
+            )
         except AudioError as err:
             if self.on_bad == "error":
                 raise
             log.warning("skipping bad utterance: %s", err)
             return {"skipped": str(err)}
+        if self.perturb is not None:
+            waveform = self.perturb(waveform)
         return {
             "waveform": waveform,
             "targets": torch.tensor(self.tokenizer.encode(utt.text), dtype=torch.long),
@@ -101,8 +114,10 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
         num_buckets: int = 30,
         num_workers: int = 2,
         on_bad: BadPolicy = "error",
+        speed_factors: list[float] | None = None,
         seed: int = 0,
     ) -> None:
+        """``speed_factors`` (e.g. ``[0.9, 1.0, 1.1]``) speed-perturbs training audio only."""
         super().__init__()
         paths = (train_manifest, val_manifest, test_manifest, predict_manifest)
         self.manifests = {split: expand_data_path(p) if p else None for split, p in zip(MANIFEST_ARGS, paths)}
@@ -112,6 +127,7 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
         self.num_buckets = num_buckets
         self.num_workers = num_workers
         self.on_bad = on_bad
+        self.perturb = SpeedPerturbation(speed_factors, sample_rate) if speed_factors else None
         self.seed = seed
         self.tokenizer = tokenizer or CharTokenizer()
         self._utterances: dict[str, list[Utterance]] = {}
@@ -139,7 +155,8 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         utterances = self.utterances(split)
-        dataset = SpeechDataset(utterances, self.tokenizer, self.sample_rate, self.on_bad)
+        perturb = self.perturb if split == "fit" else None
+        dataset = SpeechDataset(utterances, self.tokenizer, self.sample_rate, self.on_bad, perturb)
         sampler = DurationBatchSampler(
             [u.duration for u in utterances],
             self.max_batch_seconds,

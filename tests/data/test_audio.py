@@ -101,3 +101,12 @@ def test_non_finite_samples_in_float_wav(tmp_path: Path, bad) -> None:
     with pytest.raises(AudioError, match="NaN or Inf") as info:
         load_audio(str(path), TARGET, where="m.jsonl:9 (id=y)")
     assert str(info.value).startswith(f"m.jsonl:9 (id=y): {path}: ")
+
+
+def test_segment_reads_exactly_those_samples_and_names_a_segment_past_the_end(tmp_path: Path) -> None:
+    ramp = np.linspace(-0.5, 0.5, 8000, dtype=np.float32)  # one second at 8 kHz, every sample distinct
+    soundfile.write(tmp_path / "r.wav", ramp, 8000, subtype="FLOAT")
+    part = load_audio(str(tmp_path / "r.wav"), 8000, segment=(0.25, 0.5))
+    assert torch.equal(part, torch.from_numpy(ramp[2000:6000]))
+    with pytest.raises(AudioError, match=r"m\.jsonl:3.*r\.wav: segment 0\.800s \+ 0\.500s ends after the audio \(1\.000s\)"):
+        load_audio(str(tmp_path / "r.wav"), 8000, where="m.jsonl:3", segment=(0.8, 0.5))

@@ -166,3 +166,14 @@ def test_byte_range_fields_are_validated(tmp_path, extra, message) -> None:
     (tmp_path / "m.jsonl").write_text(json.dumps(line) + "\n")
     with pytest.raises(ManifestError, match=rf"m\.jsonl:1: .*{message}"):
         read_manifest(tmp_path / "m.jsonl")
+
+
+def test_segment_start_is_read_validated_and_written_back(tmp_path) -> None:
+    path = _write_lines(tmp_path / "m.jsonl", [_good_line(id="seg", start=1.25, duration=0.5), _good_line(id="whole")])
+    seg, whole = read_manifest(path)
+    assert seg.segment == (1.25, 0.5) and whole.segment is None
+    assert utterance_record(seg, tmp_path)["start"] == 1.25 and "start" not in utterance_record(whole, tmp_path)
+    for bad in (-0.5, "1", True, float("nan")):
+        bad_path = _write_lines(tmp_path / "bad.jsonl", [_good_line(), json.dumps({**json.loads(_good_line()), "start": bad})])
+        with pytest.raises(ManifestError, match=r"bad\.jsonl:2: 'start'"):
+            read_manifest(bad_path)
