@@ -4,10 +4,11 @@ A bad step is skipped with the weights untouched, counted, and logged with its b
 ``max_skipped_steps`` bad steps in a row stop training with a clear error (a run that
 only skips has diverged).  Three things make a step bad:
 
-- the loss is NaN or Inf (backward and the optimizer step are skipped, on every DDP rank);
-- the loss is finite but a gradient is not (the optimizer step is skipped).  Under fp16
-  mixed precision the gradient scaler already skips such steps and lowers its scale, which
-  is normal operation, so it is left to the scaler;
+- the loss or a gradient is NaN or Inf (the optimizer step is skipped; DDP has averaged the
+  gradients, so every rank decides alike).  Both are read in one host sync after backward,
+  so the host never waits for the forward pass.  Under fp16 mixed precision the gradient
+  scaler already skips steps with non-finite gradients and lowers its scale, which is
+  normal operation, so only the loss is checked there;
 - the batch does not fit in memory, in the forward pass (skipped on every DDP rank) or in
   backward (single-process runs only: under DDP the other ranks are already waiting in
   backward's all-reduce, so the error is raised instead of hanging them).
@@ -64,6 +65,7 @@ class StepGuard(L.LightningModule):
         self._bad_in_a_row = 0
         self._batch_ids: list = []
         self._loss_skipped = False
+        self._loss: Tensor | None = None  # this step's loss, detached
         self._backward_out_of_memory = False
 
     def train_loss(self, batch: dict) -> Tensor | None:
@@ -84,14 +86,16 @@ class StepGuard(L.LightningModule):
                 raise
             release_memory()
             loss, reason = None, "out of memory in the forward pass"
-        if reason is None and loss is not None and not torch.isfinite(loss.detach()):
-            reason = f"loss is {loss.item()}"
-        # All ranks must skip together: a rank without backward would hang DDP's all-reduce.
-        self._loss_skipped, bad_anywhere = _any_rank([reason is not None or loss is None, reason is not None], self.device)
+        # A rank without backward would hang DDP's all-reduce, so ranks without a loss skip
+        # together.  A NaN/Inf loss is not checked here: that would stop the host until the
+        # forward pass is done; its gradients are not finite, which the one check before the
+        # optimizer step sees.
+        self._loss_skipped, out_of_memory_anywhere = _any_rank([loss is None, reason is not None], self.device)
         if not self._loss_skipped:
+            self._loss = loss.detach()
             return loss
-        if bad_anywhere:  # (an empty batch is no failure)
-            self._count_bad_step(reason or "a bad batch on another rank", out_of_memory="memory" in (reason or ""))
+        if out_of_memory_anywhere:  # (an empty batch is no failure)
+            self._count_bad_step(reason or "out of memory on another rank", out_of_memory=True)
         self.on_step_skipped()
         return None
 
@@ -113,21 +117,27 @@ class StepGuard(L.LightningModule):
             return
         if self._backward_out_of_memory:
             reason = "out of memory in backward"
-        elif getattr(self.trainer.precision_plugin, "scaler", None) is None and not self._gradients_finite():
-            reason = "a gradient is not finite"  # the same on every rank: DDP has averaged them
         else:
-            self._bad_in_a_row = 0
-            return
+            finite = torch.isfinite(self._loss)
+            if getattr(self.trainer.precision_plugin, "scaler", None) is None:
+                finite = finite & self._gradients_finite()
+            if finite:  # the step's one host sync
+                self._bad_in_a_row = 0
+                return
+            # The same on every rank: DDP has averaged the gradients.
+            reason = "a gradient is not finite" if torch.isfinite(self._loss) else f"loss is {self._loss.item()}"
         # No gradient, no update: optimizers skip parameters whose .grad is None.
         for param in self.parameters():
             param.grad = None
         self._count_bad_step(reason, out_of_memory=self._backward_out_of_memory)
         self.on_step_skipped()
 
-    def _gradients_finite(self) -> bool:
+    def _gradients_finite(self) -> Tensor:
+        """A 0-dim bool tensor, on the device: no gradient is NaN or Inf (the largest |g| is finite)."""
         grads = [p.grad for p in self.parameters() if p.grad is not None]
-        # The largest |g| (foreach kernels, one host sync): NaN or Inf if any gradient is.
-        return not grads or bool(torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=float("inf"))))
+        if not grads:
+            return torch.tensor(True, device=self.device)
+        return torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=float("inf")))
 
     def _count_bad_step(self, reason: str, out_of_memory: bool) -> None:
         if out_of_memory:
