@@ -24,7 +24,7 @@ from seqkit.data.manifest import ManifestError, write_manifest
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="source", required=True)
-    kaldi = sub.add_parser("kaldi", help="a Kaldi data dir: wav.scp, text, optional utt2spk")
+    kaldi = sub.add_parser("kaldi", help="a Kaldi data dir: wav.scp, text, optional utt2spk and segments")
     kaldi.add_argument("dir", type=Path, help="the data dir")
     kaldi.add_argument("--audio-root", type=Path, help="folder relative wav.scp paths start from (default: DIR/..)")
     folder = sub.add_parser("folder", help="a folder of audio files plus a transcript file")

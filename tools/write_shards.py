@@ -67,6 +67,8 @@ def write_shard(path: Path, utterances: list[Utterance], first_key: int) -> list
             key = f"{number:09d}"  # ids may hold dots, which WebDataset reads as extensions
             ext = Path(utt.audio).suffix.lstrip(".").lower() or "audio"
             meta = {"id": utt.id, "text": utt.text, "speaker": utt.speaker, "duration": utt.duration}
+            if utt.start is not None:  # a segment: the shard holds its whole recording
+                meta["start"] = utt.start
             _add_bytes(tar, f"{key}.{ext}", Path(utt.audio).read_bytes())
             _add_bytes(tar, f"{key}.json", json.dumps(meta, ensure_ascii=False).encode())
             members.append(f"{key}.{ext}")

@@ -14,6 +14,7 @@ Every error names the file and line it comes from.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -126,17 +127,55 @@ def _check_same_keys(reference: dict[str, Entry], ref_name: str, other: dict[str
             raise CorpusError(f"{entry.where}: utterance {entry.key!r} has no entry in {other_name}")
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One line of Kaldi's ``segments``: an utterance is [start, end) seconds of a recording."""
+
+    recording: str
+    start: float
+    end: float  # -1: to the end of the recording (Kaldi's convention)
+    where: str
+
+
+def read_segments(path: Path, recordings: dict[str, Entry]) -> dict[str, Segment]:
+    """``<utterance> <recording> <start> <end>`` lines, checked against ``wav.scp``'s recordings."""
+    segments = {}
+    for entry in read_table(path).values():
+        fields = entry.value.split()
+        if len(fields) != 3:
+            raise CorpusError(f"{entry.where}: expected '<utterance> <recording> <start> <end>', got {entry.value!r}")
+        recording, start, end = fields[0], _seconds(fields[1], entry.where), _seconds(fields[2], entry.where)
+        if recording not in recordings:
+            raise CorpusError(f"{entry.where}: recording {recording!r} is not in wav.scp")
+        if start < 0 or not (end > start or end == -1):
+            raise CorpusError(f"{entry.where}: segment {start}-{end} s: need 0 <= start < end (or end = -1)")
+        segments[entry.key] = Segment(recording, start, end, entry.where)
+    return segments
+
+
+def _seconds(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CorpusError(f"{where}: {text!r} is not a time in seconds") from None
+    if not math.isfinite(value):
+        raise CorpusError(f"{where}: {text!r} is not a time in seconds")
+    return value
+
+
 def kaldi_records(
     kaldi_dir: str | os.PathLike,
     audio_root: str | os.PathLike | None = None,
     data_root: str | os.PathLike | None = None,
 ) -> list[dict]:
-    """Records of a Kaldi data dir (``wav.scp``, ``text``, optional ``utt2spk``), in wav.scp order.
+    """Records of a Kaldi data dir (``wav.scp``, ``text``, optional ``utt2spk`` and ``segments``).
 
     Relative wav.scp paths are resolved under ``audio_root`` (default: the dir's parent,
     the layout of speechocean762 and of many OpenSLR corpora).  Manifest paths are
     written relative to ``data_root`` (default: ``audio_root``).  Without ``utt2spk``
-    the speaker is ``""`` (unknown).
+    the speaker is ``""`` (unknown).  With ``segments``, wav.scp lists recordings and each
+    utterance is a segment of one (a record with ``start``), in segments order; otherwise
+    each wav.scp line is an utterance, in wav.scp order.
     """
     kaldi_dir = Path(kaldi_dir)
     if not kaldi_dir.is_dir():
@@ -144,16 +183,31 @@ def kaldi_records(
     audio_root = Path(audio_root) if audio_root is not None else kaldi_dir.parent
     data_root = Path(data_root) if data_root is not None else audio_root
     wavs = read_wav_scp(kaldi_dir / "wav.scp")
+    has_segments = (kaldi_dir / "segments").is_file()
+    segments = read_segments(kaldi_dir / "segments", wavs) if has_segments else {}
+    utterances = {utt: Entry(utt, seg.recording, seg.where) for utt, seg in segments.items()} if has_segments else wavs
+    utterance_file = "segments" if has_segments else "wav.scp"
     texts = read_table(kaldi_dir / "text", allow_empty=True)  # Kaldi allows empty transcripts
-    _check_same_keys(wavs, "wav.scp", texts, "text")
+    _check_same_keys(utterances, utterance_file, texts, "text")
     speakers: dict[str, Entry] = {}
     if (kaldi_dir / "utt2spk").is_file():
         speakers = read_table(kaldi_dir / "utt2spk")
-        _check_same_keys(wavs, "wav.scp", speakers, "utt2spk")
+        _check_same_keys(utterances, utterance_file, speakers, "utt2spk")
     records = []
-    for utt, entry in tqdm(wavs.items(), desc=f"reading {kaldi_dir}", unit="utt", disable=None):
+    for utt in tqdm(utterances, desc=f"reading {kaldi_dir}", unit="utt", disable=None):
         spk = speakers[utt].value if speakers else ""
-        records.append(make_record(utt, audio_root / entry.value, texts[utt].value, spk, data_root, entry.where))
+        if not has_segments:
+            entry = wavs[utt]
+            records.append(make_record(utt, audio_root / entry.value, texts[utt].value, spk, data_root, entry.where))
+            continue
+        segment, recording = segments[utt], wavs[segments[utt].recording]
+        record = make_record(utt, audio_root / recording.value, texts[utt].value, spk, data_root, recording.where)
+        total, end = record["duration"], segments[utt].end
+        if end == -1:
+            end = total
+        elif end > total + 0.01:  # 10 ms of slack for rounded times
+            raise CorpusError(f"{segment.where}: segment ends at {end} s, after its recording ({total} s)")
+        records.append({**record, "duration": round(min(end, total) - segment.start, 4), "start": segment.start})
     return records
 
 

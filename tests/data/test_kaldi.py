@@ -184,3 +184,45 @@ def test_tool_kaldi_and_folder(corpus: Path, digits: Path, tmp_path: Path, capsy
     write(corpus / "train" / "wav.scp", "u1 cat x.wav |\n")
     assert tool.main(["kaldi", str(corpus / "train"), "--out", str(out)]) == 1
     assert "wav.scp:1: piped command" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def segmented(tmp_path: Path) -> Path:
+    """A Kaldi dir whose wav.scp lists one 1-second recording and ``segments`` cuts it in two."""
+    root = tmp_path / "seg"
+    ramp = np.linspace(-0.5, 0.5, 8000, dtype=np.float32)  # every sample distinct
+    root.mkdir()
+    soundfile.write(str(root / "rec.wav"), ramp, 8000, subtype="FLOAT")
+    write(root / "data" / "wav.scp", "r1 rec.wav\n")
+    write(root / "data" / "segments", "a r1 0.0 0.4\nb r1 0.5 -1\n")
+    write(root / "data" / "text", "a HELLO\nb WORLD\n")
+    write(root / "data" / "utt2spk", "a S1\nb S1\n")
+    return root
+
+
+def test_segments_make_one_record_per_segment_and_read_back_those_samples(segmented: Path, tmp_path: Path) -> None:
+    from seqkit.data.audio import load_audio
+
+    records = kaldi_records(segmented / "data")
+    assert [(r["id"], r["audio"], r["start"], r["duration"], r["text"]) for r in records] == [
+        ("a", "rec.wav", 0.0, 0.4, "HELLO"), ("b", "rec.wav", 0.5, 0.5, "WORLD")]
+    write_manifest(tmp_path / "m.jsonl", records)
+    a, b = read_manifest(tmp_path / "m.jsonl", data_root=segmented)
+    ramp = np.linspace(-0.5, 0.5, 8000, dtype=np.float32)
+    assert np.array_equal(load_audio(a.audio, 8000, segment=a.segment).numpy(), ramp[:3200])
+    assert np.array_equal(load_audio(b.audio, 8000, segment=b.segment).numpy(), ramp[4000:])
+
+
+@pytest.mark.parametrize(
+    ("segments", "message"),
+    [("a r1 0.0 0.4\nb r9 0.5 -1\n", r"segments:2: recording 'r9' is not in wav\.scp"),
+     ("a r1 0.0 0.4\nb r1 0.5 1.5\n", r"segments:2: segment ends at 1\.5 s, after its recording \(1\.0 s\)"),
+     ("a r1 0.0 0.4\nb r1 0.6 0.5\n", r"segments:2: segment 0\.6-0\.5 s: need 0 <= start < end"),
+     ("a r1 0.0\nb r1 0.5 -1\n", r"segments:1: expected '<utterance> <recording> <start> <end>'"),
+     ("a r1 0.0 x\nb r1 0.5 -1\n", r"segments:1: 'x' is not a time in seconds"),
+     ("a r1 0.0 0.4\n", r"text:2: utterance 'b' is not in segments")],
+)
+def test_bad_segments_name_file_and_line(segmented: Path, segments: str, message: str) -> None:
+    write(segmented / "data" / "segments", segments)
+    with pytest.raises(CorpusError, match=message):
+        kaldi_records(segmented / "data")

@@ -113,3 +113,15 @@ def test_an_index_is_not_packed_again(load_script, shards: Path, tmp_path: Path,
     tool = load_script("tools/write_shards.py")
     assert tool.main([str(shards / "index.jsonl"), "--out", str(tmp_path / "again"), "--quiet"]) == 1
     assert "already points into archives" in capsys.readouterr().err
+
+
+def test_a_segment_keeps_its_start_and_reads_the_same_samples(load_script, tmp_path: Path) -> None:
+    ramp = np.linspace(-0.5, 0.5, 8000, dtype=np.float32)
+    soundfile.write(tmp_path / "rec.wav", ramp, 8000, subtype="FLOAT")
+    line = {"id": "seg", "audio": "rec.wav", "start": 0.25, "duration": 0.5, "text": "one", "speaker": "s"}
+    (tmp_path / "m.jsonl").write_text(json.dumps(line) + "\n")
+    assert load_script("tools/write_shards.py").main([str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "sh"), "--quiet"]) == 0
+    (seg,) = read_manifest(tmp_path / "sh" / "index.jsonl")
+    assert seg.segment == (0.25, 0.5)
+    samples = load_audio(seg.audio, 8000, offset=seg.offset, size=seg.size, segment=seg.segment)
+    assert torch.equal(samples, torch.from_numpy(ramp[2000:6000]))
