@@ -115,6 +115,7 @@ class Settings:
     snr_db: tuple[float, float] | None
     pad_s: tuple[float, float]
     sample_rate: int = SAMPLE_RATE
+    digits: tuple[int, int] = (MIN_DIGITS, MAX_DIGITS)  # digits per utterance
     version: int = SETTINGS_VERSION
 
     def counts(self) -> dict[str, int]:
@@ -131,7 +132,7 @@ def plan_split(split: str, count: int, speakers: Sequence[str], settings: Settin
     rng = np.random.default_rng([settings.seed, SPLITS.index(split) + 1])
     plans = []
     for index in range(count):
-        n_digits = int(rng.integers(MIN_DIGITS, MAX_DIGITS + 1))
+        n_digits = int(rng.integers(settings.digits[0], settings.digits[1] + 1))
         plans.append(
             UtterancePlan(
                 id=f"{split}_{index:05d}",
@@ -147,7 +148,7 @@ def plan_split(split: str, count: int, speakers: Sequence[str], settings: Settin
 
 
 def render(samples: np.ndarray, resample: torchaudio.transforms.Resample, plan: UtterancePlan, settings: Settings) -> np.ndarray:
-    """int16 eSpeak output -> float32 at 16 kHz with random padding, gain and white noise.
+    """int16 eSpeak output -> float32 at ``settings.sample_rate`` with random padding, gain and white noise.
 
     ``resample`` maps eSpeak's native rate to ``settings.sample_rate``; it is built once
     because computing its sinc kernel costs more than the resampling itself.
@@ -311,6 +312,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--snr-db", type=_pair(float), metavar="LOW,HIGH", default=(20.0, 40.0), help="white-noise SNR range")
     parser.add_argument("--clean", action="store_true", help="add no noise")
     parser.add_argument("--pad", type=_pair(float), metavar="LOW,HIGH", default=(0.05, 0.25), help="silence before/after, seconds")
+    parser.add_argument("--digits", type=_pair(int), metavar="LOW,HIGH", default=(MIN_DIGITS, MAX_DIGITS),
+                        help="digits per utterance (1,1: isolated digits)")
+    parser.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help="sample rate of the written audio")
     parser.add_argument("--force", action="store_true", help="rebuild even if OUT is complete")
     parser.add_argument("--espeak-lib", type=Path, help="libespeak-ng to use instead of espeakng-loader's")
     parser.add_argument("--espeak-data", type=Path, help="espeak-ng-data folder to use instead of espeakng-loader's")
@@ -321,6 +325,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name} must not be negative")
     if args.train + args.dev + args.test == 0:
         parser.error("nothing to synthesise")
+    if not 1 <= args.digits[0] <= args.digits[1]:
+        parser.error("--digits needs 1 <= LOW <= HIGH")
+    if args.sample_rate < 8000:
+        parser.error("--sample-rate must be at least 8000")
     if not 0 < args.test_speaker_fraction < 1:
         parser.error("--test-speaker-fraction must be between 0 and 1")
     return args
@@ -340,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         peak_dbfs=args.peak_dbfs,
         snr_db=None if args.clean else args.snr_db,
         pad_s=args.pad,
+        sample_rate=args.sample_rate,
+        digits=args.digits,
     )
     try:
         summary = build_corpus(args.out, settings, args.force, args.espeak_lib, args.espeak_data, not args.quiet)

@@ -18,12 +18,14 @@ from pathlib import Path
 import soundfile
 
 from seqkit.data.audio import AudioError, load_audio
+from seqkit.data.manifest import read_manifest
 from seqkit.data.paths import expand_data_path
 from seqkit.data.sequences import SequenceDataModule, SequenceDataset, stratified_holdout
 from seqkit.data.speed_perturb import SpeedPerturbation
 
 FILE_NAME = re.compile(r"(?P<digit>\d)_(?P<speaker>[^_]+)_(?P<take>\d+)\.wav")
 DIGITS = [str(digit) for digit in range(10)]
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,19 @@ def scan_recordings(root: Path, sample_rate: int) -> list[Recording]:
         recordings.append(Recording(path, int(match["digit"]), match["speaker"], samples))
     if not recordings:
         raise FileNotFoundError(f"{root} has no .wav recordings")
+    return recordings
+
+
+def digit_recordings(manifest: str, sample_rate: int) -> list[Recording]:
+    """A manifest of isolated spoken digits ("zero" .. "nine") as recordings; other text is an error."""
+    recordings = []
+    for utt in read_manifest(manifest):
+        if utt.text not in DIGIT_WORDS:
+            raise ValueError(f"{utt.where}: expected one digit word ({', '.join(DIGIT_WORDS)}), got {utt.text!r}")
+        if utt.segment is not None or utt.offset is not None:
+            raise ValueError(f"{utt.where}: segments and shard members are not supported here")
+        samples = round(utt.duration * sample_rate)
+        recordings.append(Recording(Path(utt.audio), DIGIT_WORDS.index(utt.text), utt.speaker, samples))
     return recordings
 
 
@@ -84,6 +99,9 @@ class FSDDDataModule(SequenceDataModule):
     linked from the model's features by the CLI.  ``input_size`` is 1: one sample a step.
     ``speed_factors`` (e.g. ``[0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15]``) speed-perturbs
     training recordings, a new factor each time one is loaded: other voices for free.
+    ``extra_train_manifest`` adds more training voices: a speech manifest whose transcripts
+    are single digit words ("zero" .. "nine"), such as isolated digits synthesised with
+    ``tools/synth_digits.py --digits 1,1 --sample-rate 8000``; every fold trains on them.
     """
 
     input_size = 1
@@ -95,6 +113,7 @@ class FSDDDataModule(SequenceDataModule):
         val_fraction: float = 0.0,
         sample_rate: int = 8000,
         speed_factors: list[float] | None = None,
+        extra_train_manifest: str | None = None,
         batch_size: int = 32,
         num_buckets: int = 10,
         num_workers: int = 0,
@@ -115,8 +134,9 @@ class FSDDDataModule(SequenceDataModule):
         self.train_speakers = [s for s in speakers if s != test_speaker]
         train = [rec for rec in recordings if rec.speaker != test_speaker]
         fit, held = stratified_holdout([(rec.speaker, rec.digit) for rec in train], val_fraction, seed)
+        extra = digit_recordings(expand_data_path(extra_train_manifest), sample_rate) if extra_train_manifest else []
         self._recordings = {
-            "fit": [train[i] for i in fit],
+            "fit": [train[i] for i in fit] + extra,
             "validate": [train[i] for i in held],
             "test": [rec for rec in recordings if rec.speaker == test_speaker],
         }

@@ -94,3 +94,20 @@ def test_shared_fsdd() -> None:
     assert len(data.dataset("validate")) == 150  # 5 of the 50 takes of every (speaker, digit)
     item = data.dataset("test")[0]
     assert item["label"] == 0 and item["inputs"].ndim == 1 and item["inputs"].numel() > 1000
+
+
+def test_extra_training_voices_join_every_fold_and_nothing_else(recordings: Path, tmp_path: Path) -> None:
+    import json
+
+    lines = []
+    for i, word in enumerate(["three", "zero"]):
+        soundfile.write(str(tmp_path / f"s{i}.wav"), 0.1 * np.random.default_rng(i).standard_normal(800), 8000)
+        lines.append(json.dumps({"id": f"s{i}", "audio": f"s{i}.wav", "duration": 0.1, "text": word, "speaker": "voice"}))
+    (tmp_path / "extra.jsonl").write_text("\n".join(lines) + "\n")
+    data = FSDDDataModule(test_speaker="bob", root=str(recordings), extra_train_manifest=str(tmp_path / "extra.jsonl"))
+    fit = data.dataset("fit")
+    assert len(fit) == 62 and [(r.digit, r.speaker) for r in fit.recordings[-2:]] == [(3, "voice"), (0, "voice")]
+    assert {rec.speaker for rec in data.dataset("test").recordings} == {"bob"}
+    (tmp_path / "bad.jsonl").write_text(lines[0].replace('"three"', '"three four"') + "\n")
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1 \(id=s0\): expected one digit word"):
+        FSDDDataModule(test_speaker="bob", root=str(recordings), extra_train_manifest=str(tmp_path / "bad.jsonl"))

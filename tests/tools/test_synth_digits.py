@@ -103,3 +103,10 @@ def test_missing_library_is_a_clear_error(tool: ModuleType, tmp_path: Path, caps
     code = tool.main(["--out", str(tmp_path), "--train", "1", "--test", "1", "--espeak-lib", str(tmp_path / "nope.so"), "--quiet"])
     assert code == 2
     assert "libespeak-ng not found" in capsys.readouterr().err
+
+
+def test_isolated_digits_at_8k(tool: ModuleType, tmp_path: Path) -> None:
+    manifests = _build(tool, tmp_path, digits="1,1", sample_rate=8000)
+    for record in (r for records in manifests.values() for r in records):
+        assert record["text"] in DIGIT_WORDS
+        assert sf.info(tmp_path / record["audio"]).samplerate == 8000
