@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from seqkit.data.paths import default_data_dir
+from seqkit.data.audio import load_audio
 from seqkit.data.manifest import read_manifest
+from seqkit.data.paths import default_data_dir
+
 
 def corpus(name: str, marker: str) -> Path:
     root = default_data_dir() / name
@@ -18,7 +20,8 @@ def corpus(name: str, marker: str) -> Path:
 
 def test_yesno(tmp_path: Path, capsys, load_script) -> None:
     root = corpus("yesno", "waves_yesno")
-    assert load_script("recipes/speech_to_text/yesno/prepare.py").main(["--data", str(root), "--out", str(tmp_path)]) == 0
+    prepare = load_script("recipes/speech_to_text/yesno/prepare.py")
+    assert prepare.main(["--data", str(root), "--out", str(tmp_path), "--no-word-runs"]) == 0
     train = read_manifest(tmp_path / "train.jsonl", data_root=root)
     test = read_manifest(tmp_path / "test.jsonl", data_root=root)
     assert (len(train), len(test)) == (31, 29)
@@ -28,6 +31,25 @@ def test_yesno(tmp_path: Path, capsys, load_script) -> None:
     assert first.speaker == "yesno" and Path(first.audio).is_file()
     assert all(len(u.text.split()) == 8 for u in train + test)
     assert "train: 31 utterances" in capsys.readouterr().out
+
+
+def test_yesno_word_runs_are_suffixes_of_the_training_files(tmp_path: Path, load_script) -> None:
+    root = corpus("yesno", "waves_yesno")
+    assert load_script("recipes/speech_to_text/yesno/prepare.py").main(["--data", str(root), "--out", str(tmp_path)]) == 0
+    train = read_manifest(tmp_path / "train.jsonl", data_root=root)
+    whole = {u.id: u for u in train if u.segment is None}
+    segments = [u for u in train if u.segment is not None]
+    assert len(whole) == 31 and len(read_manifest(tmp_path / "test.jsonl", data_root=root)) == 29
+    parents = {u.id.rsplit("_from", 1)[0] for u in segments}
+    assert len(parents) >= 25 and len(segments) == 7 * len(parents)
+    for u in segments:
+        parent = whole[u.id.rsplit("_from", 1)[0]]
+        word = int(u.id.rsplit("_from", 1)[1])
+        assert u.audio == parent.audio and u.text.split() == parent.text.split()[word - 1 :]
+        assert 0 < u.start < parent.duration and u.start + u.duration == pytest.approx(parent.duration, abs=0.002)
+        assert load_audio(u.audio, 8000, segment=u.segment).numel() == pytest.approx(8000 * u.duration, abs=10)
+    # Half the segments open with "ken", which no whole training file does.
+    assert sum(u.text.startswith("ken") for u in segments) > len(segments) / 3
 
 
 def test_speechocean762(tmp_path: Path, capsys, load_script) -> None:
