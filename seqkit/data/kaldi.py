@@ -196,19 +196,20 @@ def kaldi_records(
     records = []
     for utt in tqdm(utterances, desc=f"reading {kaldi_dir}", unit="utt", disable=None):
         spk = speakers[utt].value if speakers else ""
-        if not has_segments:
-            entry = wavs[utt]
-            records.append(make_record(utt, audio_root / entry.value, texts[utt].value, spk, data_root, entry.where))
-            continue
-        segment, recording = segments[utt], wavs[segments[utt].recording]
-        record = make_record(utt, audio_root / recording.value, texts[utt].value, spk, data_root, recording.where)
-        total, end = record["duration"], segments[utt].end
-        if end == -1:
-            end = total
-        elif end > total + 0.01:  # 10 ms of slack for rounded times
-            raise CorpusError(f"{segment.where}: segment ends at {end} s, after its recording ({total} s)")
-        records.append({**record, "duration": round(min(end, total) - segment.start, 4), "start": segment.start})
+        segment = segments.get(utt)
+        entry = wavs[segment.recording] if segment else wavs[utt]
+        record = make_record(utt, audio_root / entry.value, texts[utt].value, spk, data_root, entry.where)
+        records.append(_cut(record, segment) if segment else record)
     return records
+
+
+def _cut(record: dict, segment: Segment) -> dict:
+    """``record`` of a whole recording -> the record of ``segment`` of it."""
+    total = record["duration"]
+    end = total if segment.end == -1 else segment.end
+    if end > total + 0.01:  # 10 ms of slack for rounded times
+        raise CorpusError(f"{segment.where}: segment ends at {end} s, after its recording ({total} s)")
+    return {**record, "duration": round(min(end, total) - segment.start, 4), "start": segment.start}
 
 
 def _speaker_pattern(speaker_regex: str | None) -> re.Pattern | None:

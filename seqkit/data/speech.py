@@ -117,7 +117,11 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
         speed_factors: list[float] | None = None,
         seed: int = 0,
     ) -> None:
-        """``speed_factors`` (e.g. ``[0.9, 1.0, 1.1]``) speed-perturbs training audio only."""
+        """``speed_factors`` (e.g. ``[0.9, 1.0, 1.1]``) speed-perturbs training audio only.
+
+        Batches are formed from the manifest durations, so a batch of slowed-down audio can
+        be up to 1 / min(speed_factors) times ``max_batch_seconds``.
+        """
         super().__init__()
         paths = (train_manifest, val_manifest, test_manifest, predict_manifest)
         self.manifests = {split: expand_data_path(p) if p else None for split, p in zip(MANIFEST_ARGS, paths)}
