@@ -67,6 +67,10 @@ def test_fit_test_predict(tmp_path: Path) -> None:
     assert report["totals"]["accuracy"] >= 0.9, out[-2000:]
     assert (run_dir / "test" / "confusion_matrix.png").is_file()
     assert "accuracy" in out
+    # Every example's class probabilities, for ensembles (tools/ensemble.py); they agree with the report.
+    tested = [json.loads(line) for line in (run_dir / "test" / "test_predictions.jsonl").read_text().splitlines()]
+    assert len(tested) == 40 and all(abs(sum(t["probs"]) - 1) < 1e-4 for t in tested)
+    assert sum(max(range(2), key=t["probs"].__getitem__) == t["label"] for t in tested) == report["totals"]["correct"]
 
     run([*SEQKIT, "predict", *evaluate], cwd=tmp_path)
     predictions = [json.loads(line) for line in (run_dir / "predict" / "predictions.jsonl").read_text().splitlines()]

@@ -11,6 +11,11 @@ Each fold runs ``seqkit fit`` with ``--ARG VALUE`` into ``OUT/VALUE/version_N``,
 ``seqkit test`` on that run's last checkpoint (the test part stays unseen until the test).
 Prints every fold's accuracy and their mean, and writes them to ``OUT/folds.json``.
 Arguments after ``--`` go to ``seqkit fit`` (e.g. ``-- --trainer.max_epochs 2``).
+
+``--seeds 0 1 2`` makes each fold an ensemble: one fit and test per seed
+(``--seed_everything S`` into ``OUT/VALUE/seed_S``), then the mean of their test
+probabilities (``seqkit.reports.ensemble``) in ``OUT/VALUE/ensemble``; the fold's accuracy is
+the ensemble's, and ``folds.json`` keeps every member's too.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from seqkit.reports.ensemble import write_ensemble
+
+
 def latest_run(root: Path) -> Path:
     """The highest-numbered ``root/version_N`` (the run ``seqkit fit`` just made)."""
     runs = [(int(m.group(1)), p) for p in root.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
@@ -31,21 +39,40 @@ def latest_run(root: Path) -> Path:
     return max(runs)[1]
 
 
-def run_fold(seqkit: list[str], config: str, arg: str, value: str, out: Path, fit_args: list[str]) -> dict:
-    """Fit and test one fold; return its test totals (accuracy, correct, examples, ...)."""
-    data = [f"--{arg}", value]
-    root = out / value
+def fit_and_test(seqkit: list[str], config: str, data: list[str], root: Path, fit_args: list[str]) -> Path:
+    """One ``seqkit fit`` into ``root``, then ``seqkit test`` of its last checkpoint; returns RUN/test."""
     subprocess.run([*seqkit, "fit", "--config", config, *data, "--trainer.default_root_dir", str(root), *fit_args], check=True)
     run = latest_run(root)
     subprocess.run([*seqkit, "test", "--config", config, *data, "--ckpt_path", str(run / "checkpoints" / "last.ckpt")], check=True)
-    report = json.loads((run / "test" / "accuracy_report.json").read_text(encoding="utf-8"))
-    return {"fold": value, "run": str(run), **report["totals"]}
+    return run / "test"
+
+
+def run_fold(seqkit: list[str], config: str, arg: str, value: str, out: Path, fit_args: list[str],
+             seeds: list[str] | None = None) -> dict:
+    """Fit and test one fold (an ensemble over ``seeds`` when given); return its test totals
+    (accuracy, correct, examples, ...)."""
+    data = [f"--{arg}", value]
+    if not seeds:
+        test_dir = fit_and_test(seqkit, config, data, out / value, fit_args)
+        report = json.loads((test_dir / "accuracy_report.json").read_text(encoding="utf-8"))
+        return {"fold": value, "run": str(test_dir.parent), **report["totals"]}
+    test_dirs = [fit_and_test(seqkit, config, data, out / value / f"seed_{seed}", ["--seed_everything", seed, *fit_args])
+                 for seed in seeds]
+    result = write_ensemble(test_dirs, out / value / "ensemble")
+    return {"fold": value, "run": str(out / value / "ensemble"), **result["report"]["totals"], "members": result["members"]}
 
 
 def summarize(folds: list[dict]) -> str:
     lines = [f"{'fold':<14}accuracy"]
-    lines += [f"{f['fold']:<14}{100 * f['accuracy']:.2f}% ({f['correct']} / {f['examples']})" for f in folds]
+    for f in folds:
+        line = f"{f['fold']:<14}{100 * f['accuracy']:.2f}% ({f['correct']} / {f['examples']})"
+        if "members" in f:
+            line += "  ensemble of " + ", ".join(f"{100 * m['accuracy']:.2f}" for m in f["members"])
+        lines.append(line)
     lines.append(f"{'mean':<14}{100 * sum(f['accuracy'] for f in folds) / len(folds):.2f}%")
+    members = [m["accuracy"] for f in folds for m in f.get("members", [])]
+    if members:  # what one model scores, for comparison with the ensembles
+        lines.append(f"{'single runs':<14}{100 * sum(members) / len(members):.2f}% (mean of {len(members)})")
     return "\n".join(lines)
 
 
@@ -59,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--values", nargs="+", required=True, help="one fold per value")
     parser.add_argument("--out", required=True, help="one folder of runs per value")
     parser.add_argument("--seqkit", default=f"{shlex.quote(sys.executable)} -m seqkit.cli", help="the seqkit command")
+    parser.add_argument("--seeds", nargs="+", help="ensemble these seeds in every fold (default: one run, the config's seed)")
     opts = parser.parse_args(args)
     out = Path(opts.out)
-    folds = [run_fold(shlex.split(opts.seqkit), opts.config, opts.arg, v, out, fit_args) for v in opts.values]
+    folds = [run_fold(shlex.split(opts.seqkit), opts.config, opts.arg, v, out, fit_args, opts.seeds) for v in opts.values]
     mean = sum(f["accuracy"] for f in folds) / len(folds)
     out.mkdir(parents=True, exist_ok=True)
     (out / "folds.json").write_text(json.dumps({"folds": folds, "mean_accuracy": mean}, indent=1) + "\n", encoding="utf-8")

@@ -16,6 +16,8 @@ import numpy as np
 
 from seqkit.reports.markdown import percent, table
 
+PREDICTIONS_FILE = "test_predictions.jsonl"
+
 
 def _scores(labels: np.ndarray, probs: np.ndarray, num_classes: int) -> dict:
     """Totals and the confusion matrix (rows = true class, columns = predicted)."""
@@ -170,12 +172,18 @@ def plot_confusion(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_accuracy_report(report: dict, out_dir: Path) -> tuple[Path, Path, Path]:
-    """Write ``accuracy_report.{json,md}`` and ``confusion_matrix.png`` into ``out_dir``."""
+def write_accuracy_report(report: dict, out_dir: Path, records: list[dict]) -> tuple[Path, Path, Path, Path]:
+    """Write ``accuracy_report.{json,md}``, ``confusion_matrix.png`` and the per-example
+    ``records`` the report was built from (``test_predictions.jsonl``: every class's
+    probability, so runs can be ensembled later) into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path, png_path = out_dir / "accuracy_report.json", out_dir / "accuracy_report.md", out_dir / "confusion_matrix.png"
+    predictions_path = out_dir / PREDICTIONS_FILE
     json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     md_path.write_text(format_markdown(report), encoding="utf-8")
     plot_confusion(report, png_path)
-    return json_path, md_path, png_path
+    with open(predictions_path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return json_path, md_path, png_path, predictions_path

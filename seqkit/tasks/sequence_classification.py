@@ -136,8 +136,9 @@ class SequenceClassifier(SeqkitTask):
             return
         from seqkit.reports.accuracy import build_accuracy_report, format_summary, write_accuracy_report
 
-        report = build_accuracy_report(sorted(records, key=lambda r: r["id"]), self.labels)
-        paths = write_accuracy_report(report, self.run_dir() or Path.cwd())
+        records = sorted(records, key=lambda r: r["id"])
+        report = build_accuracy_report(records, self.labels)
+        paths = write_accuracy_report(report, self.run_dir() or Path.cwd(), records)
         print("\n" + format_summary(report))
         print("accuracy report: " + ", ".join(str(p) for p in paths))
 

@@ -58,9 +58,11 @@ def test_group_level_accuracy_averages_clip_probabilities():
 
 
 def test_written_files(tmp_path):
-    report = build_accuracy_report([_record("1", 0, [0.9, 0.05, 0.05]), _record("2", 2, [0.5, 0.2, 0.3])], NAMES)
-    json_path, md_path, png_path = write_accuracy_report(report, tmp_path)
+    records = [_record("1", 0, [0.9, 0.05, 0.05]), _record("2", 2, [0.5, 0.2, 0.3])]
+    report = build_accuracy_report(records, NAMES)
+    json_path, md_path, png_path, predictions_path = write_accuracy_report(report, tmp_path, records)
     assert json.loads(json_path.read_text())["totals"]["correct"] == 1
+    assert [json.loads(line) for line in predictions_path.read_text().splitlines()] == records
     markdown = md_path.read_text()
     assert "## Per class" in markdown and "## Misclassified examples (1)" in markdown and "confusion_matrix.png" in markdown
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

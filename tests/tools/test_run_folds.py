@@ -24,12 +24,21 @@ if args[0] == "fit":
     run = root / f"version_{len(list(root.glob('version_*')))}"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.ckpt").write_text("")
+    (run / "seed").write_text(value("--seed_everything") if "--seed_everything" in args else "")
 else:
     run = Path(value("--ckpt_path")).parent.parent
-    correct = {"ann": 450, "bob": 500}[speaker]
-    totals = {"accuracy": correct / 500, "correct": correct, "examples": 500, "mean_class_accuracy": 0.0}
     (run / "test").mkdir()
-    (run / "test" / "accuracy_report.json").write_text(json.dumps({"totals": totals}))
+    seed = (run / "seed").read_text()
+    if not seed:
+        correct = {"ann": 450, "bob": 500}[speaker]
+        totals = {"accuracy": correct / 500, "correct": correct, "examples": 500, "mean_class_accuracy": 0.0}
+        (run / "test" / "accuracy_report.json").write_text(json.dumps({"totals": totals}))
+    else:  # two examples of class 1; seed 0 gets x wrong, seed 1 gets y wrong, their mean neither
+        probs = {"0": {"x": [0.6, 0.4], "y": [0.2, 0.8]}, "1": {"x": [0.1, 0.9], "y": [0.6, 0.4]}}[seed]
+        totals = {"accuracy": 0.5, "correct": 1, "examples": 2, "mean_class_accuracy": 0.5}
+        (run / "test" / "accuracy_report.json").write_text(json.dumps({"classes": ["a", "b"], "totals": totals}))
+        lines = [json.dumps({"id": i, "group": i, "label": 1, "probs": p}) for i, p in probs.items()]
+        (run / "test" / "test_predictions.jsonl").write_text("\\n".join(lines) + "\\n")
 """
 
 
@@ -58,3 +67,21 @@ def test_folds_fit_then_test_the_new_run_and_average(load_script, fake_seqkit, t
     assert summary["mean_accuracy"] == pytest.approx(0.95)
     printed = capsys.readouterr().out
     assert "ann           90.00% (450 / 500)" in printed and "mean          95.00%" in printed
+
+
+def test_seeds_make_each_fold_an_ensemble(load_script, fake_seqkit, tmp_path: Path, capsys) -> None:
+    driver = load_script("tools/run_folds.py")
+    seqkit, log = fake_seqkit
+    out = tmp_path / "runs"
+    argv = ["--config", "c.yaml", "--arg", "data.init_args.test_speaker", "--values", "ann", "--out", str(out),
+            "--seqkit", seqkit, "--seeds", "0", "1"]
+    assert driver.main(argv) == 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c[0] for c in calls] == ["fit", "test", "fit", "test"]
+    assert [c[c.index("--seed_everything") + 1] for c in calls[::2]] == ["0", "1"]
+    assert calls[2][calls[2].index("--trainer.default_root_dir") + 1] == str(out / "ann" / "seed_1")
+    fold = json.loads((out / "folds.json").read_text())["folds"][0]
+    assert fold["accuracy"] == 1.0 and [m["accuracy"] for m in fold["members"]] == [0.5, 0.5]
+    assert (out / "ann" / "ensemble" / "accuracy_report.md").is_file()
+    printed = capsys.readouterr().out
+    assert "100.00% (2 / 2)  ensemble of 50.00, 50.00" in printed and "single runs   50.00% (mean of 2)" in printed
