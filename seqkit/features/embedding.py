@@ -8,6 +8,10 @@ a word2vec ``count dim`` header line is skipped).  Before training the task hand
 vocabulary to :meth:`load_pretrained`, which copies the vector of every word found (exact,
 else lower-cased), leaves the others at their random start, and reports the coverage.
 ``freeze`` keeps the embedding fixed during training.
+
+``word_dropout``: in training, each token's whole vector is zeroed with this probability
+(Gal & Ghahramani 2016), so a classifier cannot lean on a few words it has memorised;
+``dropout`` drops single values of the vectors that remain.
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ log = logging.getLogger(__name__)
 class TokenEmbedding(nn.Module):
     def __init__(
         self, input_size: int = 0, embedding_dim: int = 128, dropout: float = 0.0,
-        pretrained: str | None = None, freeze: bool = False,
+        pretrained: str | None = None, freeze: bool = False, word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout}")
         self.output_size = embedding_dim
         self.dropout = nn.Dropout(dropout)
+        self.word_dropout = word_dropout
         self.pretrained = pretrained
         self.freeze = freeze
         self.set_input_size(input_size)
@@ -87,4 +94,7 @@ class TokenEmbedding(nn.Module):
         if self.embedding is None:
             raise RuntimeError("TokenEmbedding has no vocabulary size: the task sets it from the data module")
         vectors = self.dropout(self.embedding(ids))
-        return vectors * padding_mask(lengths, ids.shape[1]).unsqueeze(-1).to(vectors.dtype), lengths
+        keep = padding_mask(lengths, ids.shape[1])  # (B, T)
+        if self.training and self.word_dropout > 0:
+            keep = keep & (torch.rand(ids.shape, device=ids.device) >= self.word_dropout)
+        return vectors * keep.unsqueeze(-1).to(vectors.dtype), lengths

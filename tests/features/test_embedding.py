@@ -24,6 +24,20 @@ def test_padded_steps_are_zero() -> None:
     assert out.shape == (2, 3, 4) and torch.all(out[1, 1:] == 0) and out[1, 0].abs().sum() > 0
 
 
+def test_word_dropout_zeroes_whole_tokens_in_training_only() -> None:
+    torch.manual_seed(0)
+    embedding = TokenEmbedding(input_size=6, embedding_dim=8, word_dropout=0.5)
+    ids, lengths = torch.randint(2, 6, (4, 200)), torch.full((4,), 200)
+    out, _ = embedding(ids, lengths)
+    zeroed = (out == 0).all(-1)  # (B, T): a token is either dropped whole or kept whole
+    assert torch.equal((out == 0).any(-1), zeroed)
+    assert 0.4 < zeroed.float().mean() < 0.6
+    embedding.eval()
+    assert not (embedding(ids, lengths)[0] == 0).all(-1).any()
+    with pytest.raises(ValueError, match="word_dropout"):
+        TokenEmbedding(input_size=6, word_dropout=1.0)
+
+
 @pytest.mark.parametrize("header", [None, "4 3"])  # GloVe, and word2vec text with its header line
 def test_pretrained_vectors_are_copied_and_coverage_reported(tmp_path: Path, header: str | None) -> None:
     path = _vectors(tmp_path, ["film 1 2 3", "good 4 5 6", "unused 7 8 9", "plot 0.5 0.5 0.5"], header)
