@@ -6,11 +6,15 @@
     # MR 10-fold cross-validation
     python tools/run_folds.py --config configs/text_classification/mr_bilstm.yaml \
         --arg data.init_args.fold --values 0 1 2 3 4 5 6 7 8 9 --out runs/mr_folds
+    # NATOPS (fixed TRAIN/TEST files, no folds): five seeds and their ensemble
+    python tools/run_folds.py --config configs/classification/natops_bigru.yaml \
+        --seeds 0 1 2 3 4 --out runs/natops_seeds
 
 Each fold runs ``seqkit fit`` with ``--ARG VALUE`` into ``OUT/VALUE/version_N``, then
 ``seqkit test`` on that run's last checkpoint (the test part stays unseen until the test).
 Prints every fold's accuracy and their mean, and writes them to ``OUT/folds.json``.
-Arguments after ``--`` go to ``seqkit fit`` (e.g. ``-- --trainer.max_epochs 2``).
+Arguments after ``--`` go to ``seqkit fit`` (e.g. ``-- --trainer.max_epochs 2``).  Without
+``--arg``, the config's own split is the one fold (runs directly under ``OUT``).
 
 ``--seeds 0 1 2`` makes each fold an ensemble: one fit and test per seed
 (``--seed_everything S`` into ``OUT/VALUE/seed_S``), then the mean of their test
@@ -47,19 +51,18 @@ def fit_and_test(seqkit: list[str], config: str, data: list[str], root: Path, fi
     return run / "test"
 
 
-def run_fold(seqkit: list[str], config: str, arg: str, value: str, out: Path, fit_args: list[str],
+def run_fold(seqkit: list[str], config: str, data: list[str], folder: Path, name: str, fit_args: list[str],
              seeds: list[str] | None = None) -> dict:
-    """Fit and test one fold (an ensemble over ``seeds`` when given); return its test totals
-    (accuracy, correct, examples, ...)."""
-    data = [f"--{arg}", value]
+    """Fit and test one fold (an ensemble over ``seeds`` when given) with the data arguments
+    ``data``, runs under ``folder``; return its test totals (accuracy, correct, examples, ...)."""
     if not seeds:
-        test_dir = fit_and_test(seqkit, config, data, out / value, fit_args)
+        test_dir = fit_and_test(seqkit, config, data, folder, fit_args)
         report = json.loads((test_dir / "accuracy_report.json").read_text(encoding="utf-8"))
-        return {"fold": value, "run": str(test_dir.parent), **report["totals"]}
-    test_dirs = [fit_and_test(seqkit, config, data, out / value / f"seed_{seed}", ["--seed_everything", seed, *fit_args])
+        return {"fold": name, "run": str(test_dir.parent), **report["totals"]}
+    test_dirs = [fit_and_test(seqkit, config, data, folder / f"seed_{seed}", ["--seed_everything", seed, *fit_args])
                  for seed in seeds]
-    result = write_ensemble(test_dirs, out / value / "ensemble")
-    return {"fold": value, "run": str(out / value / "ensemble"), **result["report"]["totals"], "members": result["members"]}
+    result = write_ensemble(test_dirs, folder / "ensemble")
+    return {"fold": name, "run": str(folder / "ensemble"), **result["report"]["totals"], "members": result["members"]}
 
 
 def summarize(folds: list[dict]) -> str:
@@ -82,14 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     args = args[: args.index("--")] if "--" in args else args
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
-    parser.add_argument("--arg", required=True, help="the data argument that picks the fold, e.g. data.init_args.fold")
-    parser.add_argument("--values", nargs="+", required=True, help="one fold per value")
+    parser.add_argument("--arg", help="the data argument that picks the fold, e.g. data.init_args.fold "
+                        "(none: the config's own split is the one fold, e.g. to ensemble --seeds)")
+    parser.add_argument("--values", nargs="+", help="one fold per value")
     parser.add_argument("--out", required=True, help="one folder of runs per value")
     parser.add_argument("--seqkit", default=f"{shlex.quote(sys.executable)} -m seqkit.cli", help="the seqkit command")
     parser.add_argument("--seeds", nargs="+", help="ensemble these seeds in every fold (default: one run, the config's seed)")
     opts = parser.parse_args(args)
-    out = Path(opts.out)
-    folds = [run_fold(shlex.split(opts.seqkit), opts.config, opts.arg, v, out, fit_args, opts.seeds) for v in opts.values]
+    if bool(opts.arg) != bool(opts.values):
+        parser.error("--arg and --values go together")
+    out, seqkit = Path(opts.out), shlex.split(opts.seqkit)
+    if opts.arg:
+        folds = [run_fold(seqkit, opts.config, [f"--{opts.arg}", v], out / v, v, fit_args, opts.seeds) for v in opts.values]
+    else:
+        folds = [run_fold(seqkit, opts.config, [], out, "config split", fit_args, opts.seeds)]
     mean = sum(f["accuracy"] for f in folds) / len(folds)
     out.mkdir(parents=True, exist_ok=True)
     (out / "folds.json").write_text(json.dumps({"folds": folds, "mean_accuracy": mean}, indent=1) + "\n", encoding="utf-8")

@@ -18,7 +18,7 @@ args = sys.argv[1:]
 with open(LOG, "a") as log:
     log.write(json.dumps(args) + "\\n")
 value = lambda flag: args[args.index(flag) + 1]
-speaker = value("--data.init_args.test_speaker")
+speaker = value("--data.init_args.test_speaker") if "--data.init_args.test_speaker" in args else None
 if args[0] == "fit":
     root = Path(value("--trainer.default_root_dir"))
     run = root / f"version_{len(list(root.glob('version_*')))}"
@@ -85,3 +85,17 @@ def test_seeds_make_each_fold_an_ensemble(load_script, fake_seqkit, tmp_path: Pa
     assert (out / "ann" / "ensemble" / "accuracy_report.md").is_file()
     printed = capsys.readouterr().out
     assert "100.00% (2 / 2)  ensemble of 50.00, 50.00" in printed and "single runs   50.00% (mean of 2)" in printed
+
+
+def test_without_folds_the_config_split_is_ensembled_under_out(load_script, fake_seqkit, tmp_path: Path, capsys) -> None:
+    driver = load_script("tools/run_folds.py")
+    seqkit, log = fake_seqkit
+    out = tmp_path / "runs"
+    assert driver.main(["--config", "c.yaml", "--out", str(out), "--seqkit", seqkit, "--seeds", "0", "1"]) == 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert not any("--data.init_args.test_speaker" in c for c in calls)
+    assert calls[0][calls[0].index("--trainer.default_root_dir") + 1] == str(out / "seed_0")
+    fold = json.loads((out / "folds.json").read_text())["folds"][0]
+    assert fold["fold"] == "config split" and fold["accuracy"] == 1.0 and fold["run"] == str(out / "ensemble")
+    with pytest.raises(SystemExit):
+        driver.main(["--config", "c.yaml", "--out", str(out), "--arg", "data.init_args.fold"])
