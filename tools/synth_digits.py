@@ -37,11 +37,11 @@ if __package__ in (None, ""):  # run as a script: make the repo's seqkit importa
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from seqkit.data.espeak import EspeakSynth, EspeakUnavailable, default_espeak_paths  # noqa: E402
+from seqkit.data.fsdd import DIGIT_WORDS  # noqa: E402  (the words FSDD transcripts use)
 from seqkit.data.manifest import write_manifest  # noqa: E402
 
 SETTINGS_VERSION = 1  # bump when the synthesis changes, so older corpora are rebuilt
 SAMPLE_RATE = 16000
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 MIN_DIGITS, MAX_DIGITS = 1, 7
 SPLITS = ("train", "dev", "test")
 
