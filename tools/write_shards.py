@@ -17,6 +17,10 @@ training from the original manifest, data checks, DDP sharding and mid-epoch res
 shard is one large file instead of thousands of small ones (what network file systems and
 copies to local disk prefer); each utterance is read by one seek and one contiguous read.
 Shards are written to a temporary name and renamed when complete.
+
+A segment (a manifest line with ``start``, e.g. from Kaldi ``segments``) is stored as its
+own samples only, not its whole recording: FLAC for 8-24-bit PCM sources (bit-exact), WAV
+float32 otherwise (exactly the samples ``load_audio`` decodes from the recording).
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ import tarfile
 from pathlib import Path
 from typing import Iterator
 
+import soundfile
 from tqdm import tqdm
 
+from seqkit.data.audio import segment_frames
 from seqkit.data.manifest import ManifestError, Utterance, read_manifest, write_manifest
 from seqkit.data.paths import expand_data_path
 
@@ -41,7 +47,7 @@ def shard_groups(utterances: list[Utterance], max_bytes: int) -> Iterator[list[U
     group: list[Utterance] = []
     total = 0
     for utt in utterances:
-        size = os.path.getsize(utt.audio)
+        size = stored_size_estimate(utt)
         if group and total + size > max_bytes:
             yield group
             group, total = [], 0
@@ -49,6 +55,32 @@ def shard_groups(utterances: list[Utterance], max_bytes: int) -> Iterator[list[U
         total += size
     if group:
         yield group
+
+
+def stored_size_estimate(utt: Utterance) -> int:
+    """Bytes ``utt`` takes in a shard: its file, or a segment's share of its recording."""
+    size = os.path.getsize(utt.audio)
+    if utt.segment is None:
+        return size
+    return min(size, int(size * utt.duration / max(soundfile.info(utt.audio).duration, 1e-9)) + 1024)
+
+
+# Bit-exact in FLAC; any other source is stored as the float32 samples load_audio decodes.
+FLAC_SUBTYPES = {"PCM_S8": "int16", "PCM_16": "int16", "PCM_24": "int32"}
+
+
+def segment_audio(utt: Utterance) -> tuple[bytes, str]:
+    """The samples of segment ``utt`` as a file of their own: (bytes, extension)."""
+    info = soundfile.info(utt.audio)
+    start, frames = segment_frames(utt.segment, info.frames, info.samplerate, f"{utt.where}: {utt.audio}")
+    dtype = FLAC_SUBTYPES.get(info.subtype, "float32")
+    data, rate = soundfile.read(utt.audio, start=start, frames=frames, dtype=dtype, always_2d=True)  # (T, C)
+    buffer = io.BytesIO()
+    if info.subtype in FLAC_SUBTYPES:
+        soundfile.write(buffer, data, rate, format="FLAC", subtype=info.subtype)
+        return buffer.getvalue(), "flac"
+    soundfile.write(buffer, data, rate, format="WAV", subtype="FLOAT")
+    return buffer.getvalue(), "wav"
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
@@ -65,11 +97,12 @@ def write_shard(path: Path, utterances: list[Utterance], first_key: int) -> list
     with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
         for number, utt in enumerate(utterances, start=first_key):
             key = f"{number:09d}"  # ids may hold dots, which WebDataset reads as extensions
-            ext = Path(utt.audio).suffix.lstrip(".").lower() or "audio"
             meta = {"id": utt.id, "text": utt.text, "speaker": utt.speaker, "duration": utt.duration}
-            if utt.start is not None:  # a segment: the shard holds its whole recording
-                meta["start"] = utt.start
-            _add_bytes(tar, f"{key}.{ext}", Path(utt.audio).read_bytes())
+            if utt.segment is None:
+                payload, ext = Path(utt.audio).read_bytes(), Path(utt.audio).suffix.lstrip(".").lower() or "audio"
+            else:
+                payload, ext = segment_audio(utt)
+            _add_bytes(tar, f"{key}.{ext}", payload)
             _add_bytes(tar, f"{key}.json", json.dumps(meta, ensure_ascii=False).encode())
             members.append(f"{key}.{ext}")
             metas.append(meta)

@@ -115,13 +115,17 @@ def test_an_index_is_not_packed_again(load_script, shards: Path, tmp_path: Path,
     assert "already points into archives" in capsys.readouterr().err
 
 
-def test_a_segment_keeps_its_start_and_reads_the_same_samples(load_script, tmp_path: Path) -> None:
-    ramp = np.linspace(-0.5, 0.5, 8000, dtype=np.float32)
-    soundfile.write(tmp_path / "rec.wav", ramp, 8000, subtype="FLOAT")
-    line = {"id": "seg", "audio": "rec.wav", "start": 0.25, "duration": 0.5, "text": "one", "speaker": "s"}
-    (tmp_path / "m.jsonl").write_text(json.dumps(line) + "\n")
+@pytest.mark.parametrize("subtype, dtype", [("FLOAT", np.float32), ("PCM_16", np.int16), ("PCM_24", np.int32)])
+def test_a_segment_is_stored_as_its_own_samples(load_script, tmp_path: Path, subtype: str, dtype) -> None:
+    stereo = np.stack([np.linspace(-0.5, 0.5, 80000), np.linspace(0.25, -0.25, 80000)], axis=1)  # 10 s, 2 channels
+    soundfile.write(tmp_path / "rec.wav", stereo, 8000, subtype=subtype)
+    lines = [{"id": f"seg{i}", "audio": "rec.wav", "start": start, "duration": 0.5, "text": "one", "speaker": "s"}
+             for i, start in enumerate((0.25, 9.5))]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert load_script("tools/write_shards.py").main([str(tmp_path / "m.jsonl"), "--out", str(tmp_path / "sh"), "--quiet"]) == 0
-    (seg,) = read_manifest(tmp_path / "sh" / "index.jsonl")
-    assert seg.segment == (0.25, 0.5)
-    samples = load_audio(seg.audio, 8000, offset=seg.offset, size=seg.size, segment=seg.segment)
-    assert torch.equal(samples, torch.from_numpy(ramp[2000:6000]))
+    original = read_manifest(tmp_path / "m.jsonl")
+    for seg, source in zip(read_manifest(tmp_path / "sh" / "index.jsonl"), original):
+        assert seg.segment is None and seg.duration == 0.5
+        assert seg.size < (tmp_path / "rec.wav").stat().st_size / 10  # not the whole recording
+        stored = load_audio(seg.audio, 8000, offset=seg.offset, size=seg.size)
+        assert torch.equal(stored, load_audio(source.audio, 8000, segment=source.segment))  # bit-exact
