@@ -13,6 +13,7 @@
 Each fold runs ``seqkit fit`` with ``--ARG VALUE`` into ``OUT/VALUE/version_N``, then
 ``seqkit test`` on that run's last checkpoint (the test part stays unseen until the test).
 Prints every fold's accuracy and their mean, and writes them to ``OUT/folds.json``.
+``--jobs 2`` runs two folds at a time (in the order given; results are kept in that order).
 Arguments after ``--`` go to ``seqkit fit`` (e.g. ``-- --trainer.max_epochs 2``).  Without
 ``--arg``, the config's own split is the one fold (runs directly under ``OUT``).
 
@@ -26,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from seqkit.reports.ensemble import write_ensemble
@@ -91,12 +94,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="one folder of runs per value")
     parser.add_argument("--seqkit", default=f"{shlex.quote(sys.executable)} -m seqkit.cli", help="the seqkit command")
     parser.add_argument("--seeds", nargs="+", help="ensemble these seeds in every fold (default: one run, the config's seed)")
+    parser.add_argument("--jobs", type=int, default=1, help="folds run at a time (default 1); each gets "
+                        "OMP_NUM_THREADS = cores / jobs unless it is set")
     opts = parser.parse_args(args)
     if bool(opts.arg) != bool(opts.values):
         parser.error("--arg and --values go together")
     out, seqkit = Path(opts.out), shlex.split(opts.seqkit)
+    if opts.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if opts.jobs > 1 and "OMP_NUM_THREADS" not in os.environ:  # share the cores instead of oversubscribing them
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // opts.jobs))
     if opts.arg:
-        folds = [run_fold(seqkit, opts.config, [f"--{opts.arg}", v], out / v, v, fit_args, opts.seeds) for v in opts.values]
+        with ThreadPoolExecutor(opts.jobs) as pool:  # each fold is its own seqkit processes
+            folds = list(pool.map(lambda v: run_fold(seqkit, opts.config, [f"--{opts.arg}", v], out / v, v, fit_args,
+                                                     opts.seeds), opts.values))
     else:
         folds = [run_fold(seqkit, opts.config, [], out, "config split", fit_args, opts.seeds)]
     mean = sum(f["accuracy"] for f in folds) / len(folds)

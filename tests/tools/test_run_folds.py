@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -99,3 +100,18 @@ def test_without_folds_the_config_split_is_ensembled_under_out(load_script, fake
     assert fold["fold"] == "config split" and fold["accuracy"] == 1.0 and fold["run"] == str(out / "ensemble")
     with pytest.raises(SystemExit):
         driver.main(["--config", "c.yaml", "--out", str(out), "--arg", "data.init_args.fold"])
+
+
+def test_jobs_run_folds_side_by_side_and_keep_their_order(load_script, fake_seqkit, tmp_path: Path, monkeypatch) -> None:
+    driver = load_script("tools/run_folds.py")
+    seqkit, log = fake_seqkit
+    monkeypatch.setenv("OMP_NUM_THREADS", "0")  # recorded, so what the driver sets is undone afterwards
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    out = tmp_path / "runs"
+    argv = ["--config", "c.yaml", "--arg", "data.init_args.test_speaker", "--values", "ann", "bob", "--out", str(out),
+            "--seqkit", seqkit, "--jobs", "2"]
+    assert driver.main(argv) == 0
+    summary = json.loads((out / "folds.json").read_text())
+    assert [(f["fold"], f["correct"]) for f in summary["folds"]] == [("ann", 450), ("bob", 500)]
+    assert len(log.read_text().splitlines()) == 4
+    assert os.environ["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
