@@ -6,6 +6,10 @@ libsndfile reads) for spectral features (MFCC, log-mel), ``.npy`` arrays for the
 for the video features.  Video files themselves are not read: how their frames are sampled
 is a data-module setting the checkpoint does not hold (decode them as training did, save
 ``.npy``).  Output: ``PATH<TAB>LABEL:PROB...`` lines (default) or JSONL.
+
+Several ``--ckpt`` (``--ckpt A --ckpt B``) make an ensemble: every checkpoint classifies every input and their class
+probabilities are averaged (as ``tools/ensemble.py`` does with test runs).  They must share
+the classes and what they read.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("files", nargs="*", help="audio files or .npy arrays, as the checkpoint's features take")
     parser.add_argument("--manifest", help="JSONL manifest (the training format: id, audio, duration, text)")
     parser.add_argument("--data-root", help="folder the manifest's paths are relative to (default: the manifest's)")
-    parser.add_argument("--ckpt", required=True, help="checkpoint written by `seqkit fit`")
+    parser.add_argument("--ckpt", required=True, action="append",
+                        help="checkpoint written by `seqkit fit`; repeated (--ckpt A --ckpt B): an ensemble, "
+                        "probabilities averaged")
     parser.add_argument("--top-k", type=int, default=1, help="labels shown per input, most probable first")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--format", choices=["tsv", "jsonl"], help="default: jsonl for --output *.jsonl, else tsv")
@@ -83,6 +89,27 @@ def load_input(item: InputItem, features: torch.nn.Module, kind: str) -> Tensor:
     return array
 
 
+def input_contract(features: torch.nn.Module) -> tuple:
+    """What an input must be for these features: their type, and rate or width."""
+    return type(features).__name__, getattr(features, "sample_rate", None), getattr(features, "input_size", None)
+
+
+def load_classifiers(paths: list[str], device: str) -> list:
+    """The tasks of ``paths``; an error names a checkpoint that is no classifier or does not match the first."""
+    tasks = []
+    for path in paths:
+        task = load_task(path, device)
+        if not hasattr(task, "labels"):
+            raise ValueError(f"{path} is a {type(task).__name__}, not a sequence classifier (use `seqkit transcribe`?)")
+        if tasks and task.labels != tasks[0].labels:
+            raise ValueError(f"{path}: classes {task.labels} differ from {paths[0]}'s {tasks[0].labels}")
+        if tasks and input_contract(task.features) != input_contract(tasks[0].features):
+            raise ValueError(f"{path} reads {input_contract(task.features)}, {paths[0]} "
+                             f"{input_contract(tasks[0].features)}: an ensemble must read the same inputs")
+        tasks.append(task)
+    return tasks
+
+
 @torch.inference_mode()
 def classify(task, inputs: list[Tensor]) -> Tensor:
     """inputs: B x (T_i, ...) -> class probabilities (B, C) on CPU."""
@@ -98,9 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         items, fmt = read_inputs(args, "input")
-        task = load_task(args.ckpt, args.device)
-        if not hasattr(task, "labels"):
-            raise ValueError(f"{args.ckpt} is a {type(task).__name__}, not a sequence classifier (use `seqkit transcribe`?)")
+        tasks = load_classifiers(args.ckpt, args.device)
+        task = tasks[0]  # reads the inputs for all of them
         kind = input_kind(task.features)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -124,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                     bar.write(f"error: {err}", file=sys.stderr)
                     results[i] = None
             if inputs:
-                top = classify(task, inputs).topk(top_k, dim=-1)
+                probs = torch.stack([classify(member, inputs) for member in tasks]).mean(0)  # (B, C)
+                top = probs.topk(top_k, dim=-1)
                 seconds = (time.perf_counter() - start) / len(inputs)
                 for i, values, indices in zip(group, top.values.tolist(), top.indices.tolist()):
                     results[i] = {"id": items[i].id, "path": items[i].path, "labels": [task.labels[j] for j in indices],

@@ -101,3 +101,25 @@ def test_a_speech_checkpoint_is_refused(capsys, digits_corpus: Path, tmp_path: P
     speech = train_digits_ctc(digits_corpus / "train.jsonl", tmp_path / "speech.ckpt", steps=0)  # only its kind matters
     code, _, err = run(capsys, "--ckpt", str(speech), str(tmp_path / "x.wav"))
     assert code == 2 and "not a sequence classifier" in err
+
+
+def test_several_checkpoints_average_their_probabilities(capsys, ramps: tuple[Path, Path], tones: tuple[Path, Path],
+                                                         tmp_path: Path) -> None:
+    ckpt, test = ramps
+    with one_thread_only():
+        other = train_ramps_classifier(tmp_path / "train", tmp_path / "other.ckpt", seed=3)
+    files = sorted(str(p) for p in test.glob("*.npy"))[:6]
+
+    def probabilities(*ckpts: Path) -> list[dict]:
+        output = tmp_path / "out.jsonl"
+        repeated = [arg for path in ckpts for arg in ("--ckpt", str(path))]
+        code, _, _ = run(capsys, *repeated, *files, "--top-k", "2", "--output", str(output))
+        assert code == 0
+        return [dict(zip(r["labels"], r["probs"])) for r in map(json.loads, output.read_text().splitlines())]
+
+    first, second, both = probabilities(ckpt), probabilities(other), probabilities(ckpt, other)
+    for a, b, mean in zip(first, second, both):
+        assert mean["up"] == pytest.approx((a["up"] + b["up"]) / 2, abs=2e-6)
+    assert any(abs(a["up"] - b["up"]) > 1e-3 for a, b in zip(first, second))  # the members differ
+    code, _, err = run(capsys, "--ckpt", str(ckpt), "--ckpt", str(tones[0]), files[0])
+    assert code == 2 and "classes" in err and str(tones[0]) in err
