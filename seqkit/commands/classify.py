@@ -7,9 +7,9 @@ for the video features.  Video files themselves are not read: how their frames a
 is a data-module setting the checkpoint does not hold (decode them as training did, save
 ``.npy``).  Output: ``PATH<TAB>LABEL:PROB...`` lines (default) or JSONL.
 
-Several ``--ckpt`` (``--ckpt A --ckpt B``) make an ensemble: every checkpoint classifies every input and their class
-probabilities are averaged (as ``tools/ensemble.py`` does with test runs).  They must share
-the classes and what they read.
+Several ``--ckpt`` (``--ckpt A --ckpt B``) make an ensemble: every checkpoint classifies
+every input and their class probabilities are averaged (as ``tools/ensemble.py`` does with
+test runs).  They must share the classes and what they read.
 """
 
 from __future__ import annotations

@@ -24,14 +24,14 @@ class EnsembleError(ValueError):
 
 
 @dataclass
-class TestRun:
+class EvaluatedRun:
     path: Path  # RUN/test: holds accuracy_report.json and test_predictions.jsonl
     classes: list[str]
     records: list[dict]  # sorted by id
     accuracy: float
 
 
-def read_test_run(test_dir: Path | str) -> TestRun:
+def read_test_run(test_dir: Path | str) -> EvaluatedRun:
     """A classifier's test folder (``RUN/test``, as ``seqkit test`` writes it)."""
     test_dir = Path(test_dir)
     report_path, predictions_path = test_dir / "accuracy_report.json", test_dir / PREDICTIONS_FILE
@@ -48,11 +48,11 @@ def read_test_run(test_dir: Path | str) -> TestRun:
             except (json.JSONDecodeError, KeyError, TypeError) as error:
                 raise EnsembleError(f"{predictions_path}:{line_number}: not a prediction record ({error})") from None
             records.append(record)
-    return TestRun(test_dir, list(report["classes"]), sorted(records, key=lambda r: r["id"]),
+    return EvaluatedRun(test_dir, list(report["classes"]), sorted(records, key=lambda r: r["id"]),
                    float(report["totals"]["accuracy"]))
 
 
-def average_runs(runs: list[TestRun]) -> list[dict]:
+def average_runs(runs: list[EvaluatedRun]) -> list[dict]:
     """One record per example whose ``probs`` are the mean of the runs' probabilities."""
     if not runs:
         raise EnsembleError("no test runs to ensemble")
