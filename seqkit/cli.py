@@ -39,6 +39,7 @@ DATA_TO_MODEL = {
     "input_size": "model.init_args.input_size",  # feature size, vocabulary size or channels, for the features
     "carry_state": "model.init_args.carry_state",  # language model windows in stream order
     "vocabulary_state": "model.init_args.vocabulary",  # a text classifier's words (plain data)
+    "input_stats": "model.init_args.input_stats",  # per-channel mean and std of series inputs (plain data)
 }
 
 

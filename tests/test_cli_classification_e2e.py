@@ -15,6 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from seqkit.data.uea import read_ts
+
 REPO = Path(__file__).resolve().parents[1]
 SEQKIT = [sys.executable, "-m", "seqkit.cli"]
 CONFIG = REPO / "configs" / "classification" / "gunpoint_bigru.yaml"
@@ -71,6 +76,21 @@ def test_fit_test_predict(tmp_path: Path) -> None:
     tested = [json.loads(line) for line in (run_dir / "test" / "test_predictions.jsonl").read_text().splitlines()]
     assert len(tested) == 40 and all(abs(sum(t["probs"]) - 1) < 1e-4 for t in tested)
     assert sum(max(range(2), key=t["probs"].__getitem__) == t["label"] for t in tested) == report["totals"]["correct"]
+
+    # The checkpoint standardizes raw series itself (training statistics in its hyper-parameters):
+    # `seqkit classify` on the raw test series as .npy gives the probabilities `seqkit test` gave.
+    test_data = read_ts(tmp_path / "test.ts")
+    arrays = {}
+    for series, line in zip(test_data.series, test_data.lines):
+        arrays[f"test:{line}"] = tmp_path / f"case{line}.npy"
+        np.save(arrays[f"test:{line}"], series.astype(np.float32))
+    out_file = tmp_path / "classified.jsonl"
+    run([*SEQKIT, "classify", "--ckpt", str(last), *map(str, arrays.values()), "--top-k", "2", "--output", str(out_file)],
+        cwd=tmp_path)
+    classified = {r["path"]: dict(zip(r["labels"], r["probs"])) for r in map(json.loads, out_file.read_text().splitlines())}
+    for record in tested:
+        probs = classified[str(arrays[record["id"]])]
+        assert [probs["up"], probs["down"]] == pytest.approx(record["probs"], abs=1e-5), record["id"]
 
     run([*SEQKIT, "predict", *evaluate], cwd=tmp_path)
     predictions = [json.loads(line) for line in (run_dir / "predict" / "predictions.jsonl").read_text().splitlines()]

@@ -236,11 +236,13 @@ class UEADataModule(SequenceDataModule):
     (seeded by ``seed``) for validation; at 0 there is no validation and the last
     checkpoint is the model.  ``predict`` reads the test file too.
 
-    ``standardize`` scales every channel to zero mean and unit variance with statistics
-    of the training examples only (after the hold-out): test statistics would leak the
-    test set into the inputs, and a deployed model never sees them.  The statistics are
-    per channel, not per series, so a channel's absolute level (a hand's position in
-    NATOPS) still carries information.
+    ``standardize`` computes every channel's mean and standard deviation over the training
+    examples only (after the hold-out): test statistics would leak the test set into the
+    inputs, and a deployed model never sees them.  The data stays raw; ``input_stats`` is
+    linked into the classifier, which standardizes its inputs itself and keeps the
+    statistics in its checkpoint, so ``seqkit classify`` takes raw ``.npy`` series too.
+    The statistics are per channel, not per series, so a channel's absolute level (a
+    hand's position in NATOPS) still carries information.
     """
 
     def __init__(
@@ -262,12 +264,12 @@ class UEADataModule(SequenceDataModule):
         self.input_size = train.num_channels
         fit, held = stratified_holdout(train.labels, val_fraction, seed)
         self._parts = {"fit": (train, fit), "validate": (train, held)}
-        self.mean = np.zeros(self.input_size, dtype=np.float32)
-        self.std = np.ones(self.input_size, dtype=np.float32)
+        self.input_stats: dict | None = None  # linked into the model (plain data: saved in its hyper-parameters)
         if standardize:
             steps = np.concatenate([train.series[i] for i in fit])  # (sum T, C)
-            self.mean = steps.mean(axis=0, dtype=np.float64).astype(np.float32)
-            self.std = np.maximum(steps.std(axis=0, dtype=np.float64), _STD_FLOOR).astype(np.float32)
+            mean = steps.mean(axis=0, dtype=np.float64).astype(np.float32)
+            std = np.maximum(steps.std(axis=0, dtype=np.float64), _STD_FLOOR).astype(np.float32)
+            self.input_stats = {"mean": mean.tolist(), "std": std.tolist()}
 
     def has_split(self, split: str) -> bool:
         if split == "validate":
@@ -287,7 +289,7 @@ class UEADataModule(SequenceDataModule):
             data, indices = self._parts[split]
         stem = Path(data.path).stem
         return SeriesDataset(
-            [(data.series[i] - self.mean) / self.std for i in indices],
+            [data.series[i] for i in indices],
             [self.labels.index(data.labels[i]) for i in indices],
             [f"{stem}:{data.lines[i]}" for i in indices],
         )

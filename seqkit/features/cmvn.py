@@ -66,3 +66,26 @@ class GlobalCMVN(nn.Module):
             raise RuntimeError("GlobalCMVN has no statistics: run tools/compute_cmvn.py to write stats_file")
         mask = padding_mask(lengths, feats.shape[1]).unsqueeze(-1).to(feats.dtype)
         return (feats - self.mean) / (self.std + _EPS) * mask
+
+
+class ChannelStandardizer(nn.Module):
+    """``(x - mean) / std`` per channel with given statistics, e.g. a data module's training-set ones.
+
+    The statistics are a constructor argument, so they travel in the checkpoint's
+    hyper-parameters; the buffers are not persistent, and checkpoints from before this
+    module load without them.
+    """
+
+    def __init__(self, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        if len(mean) != len(std) or not mean:
+            raise ValueError(f"mean and std need one value per channel, got {len(mean)} and {len(std)}")
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32), persistent=False)
+
+    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
+        # inputs: (B, T, C), lengths: (B,) -> (B, T, C), padded steps zero
+        if inputs.shape[-1] != self.mean.numel():
+            raise ValueError(f"inputs have {inputs.shape[-1]} channels, the statistics {self.mean.numel()}")
+        mask = padding_mask(lengths, inputs.shape[1]).unsqueeze(-1).to(inputs.dtype)
+        return (inputs - self.mean) / self.std * mask

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from seqkit.encoders.rnn import RNNEncoder
+from seqkit.features.cmvn import ChannelStandardizer
 from seqkit.heads.classification import ClassificationHead
 from seqkit.tasks.base import SeqkitTask, bind_input_size
 from seqkit.tasks.optim import Decay
@@ -37,18 +38,22 @@ class SequenceClassifier(SeqkitTask):
         input_size: int = 0,
         max_skipped_steps: int = 10,
         vocabulary: dict | None = None,
+        input_stats: dict | None = None,
     ) -> None:
         """``labels`` (class names, index = label id) and ``input_size`` (per-step feature
         size, vocabulary size or image channels, for features that size themselves) come
         from the data module: linked by the CLI, not typed.  So does a text data module's
         ``vocabulary`` (``{"words": [...]}``, index = id): it is kept in the checkpoint, and
-        features with pretrained vectors (``TokenEmbedding(pretrained=...)``) load theirs for it."""
+        features with pretrained vectors (``TokenEmbedding(pretrained=...)``) load theirs for it.
+        ``input_stats`` (``{"mean": [...], "std": [...]}`` per input channel, from a series data
+        module) standardizes the raw inputs before the features, so deployed models take raw data."""
         super().__init__(optimizer, warmup_steps, lr_decay, max_skipped_steps)
         if len(labels) < 2:
             raise ValueError(f"a classifier needs at least 2 classes, the data has {len(labels)}: {labels}")
         self.save_hyperparameters()
         self.labels = list(labels)
         self.vocabulary = list(vocabulary["words"]) if vocabulary else None
+        self.standardizer = ChannelStandardizer(input_stats["mean"], input_stats["std"]) if input_stats else None
         bind_input_size(features, input_size)
         self.features = features
         self.normalizer = normalizer
@@ -68,6 +73,8 @@ class SequenceClassifier(SeqkitTask):
     # ---- model ----------------------------------------------------------------------
     def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
         # inputs: (B, T, *F), lengths: (B,) -> logits (B, C) fp32
+        if self.standardizer is not None:
+            inputs = self.standardizer(inputs, lengths)  # (B, T, C)
         feats, frames = self.features(inputs, lengths)  # (B, T', F')
         if self.normalizer is not None:
             feats = self.normalizer(feats, frames)

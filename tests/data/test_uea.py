@@ -155,25 +155,25 @@ def test_stratified_holdout_is_seeded_and_keeps_every_class() -> None:
         stratified_holdout(labels, 1.0, seed=0)
 
 
-def test_data_module_standardizes_with_training_statistics(tmp_path: Path) -> None:
+def test_data_module_gives_training_statistics_and_raw_series(tmp_path: Path) -> None:
     train = write(tmp_path, VARIABLE, "V_TRAIN.ts")
     test = write(tmp_path, VARIABLE.replace("8,9:80,90:b", "100,200:1000,2000:b"), "V_TEST.ts")
     data = UEADataModule(str(train), str(test), batch_size=2)
     assert data.labels == ["a", "b"] and data.input_size == 2
     assert not data.has_split("validate") and data.has_split("test")
-    fit = data.dataset("fit")
-    steps = torch.cat(fit.inputs)  # (sum T, C)
-    torch.testing.assert_close(steps.mean(0), torch.zeros(2), atol=1e-6, rtol=0)
-    torch.testing.assert_close(steps.std(0, unbiased=False), torch.ones(2), atol=1e-5, rtol=0)
-    # The test file's outlier is scaled by the training statistics, not its own.
     raw = np.array([[1, 10], [2, 20], [3, 30], [5, 50], [6, 60], [7, 70], [8, 80], [9, 90]], dtype=np.float64)
-    expected = (np.array([100, 1000]) - raw.mean(0)) / raw.std(0)
-    np.testing.assert_allclose(data.dataset("test")[3]["inputs"][0].numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(data.input_stats["mean"], raw.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(data.input_stats["std"], raw.std(0), rtol=1e-6)
+    fit = data.dataset("fit")
+    assert sorted(torch.cat(fit.inputs)[:, 0].tolist()) == raw[:, 0].tolist()  # the model standardizes
+    # The test file's outlier is kept as it is: scaled later by the training statistics.
+    np.testing.assert_array_equal(data.dataset("test")[3]["inputs"][0].numpy(), [100, 1000])
     assert fit[0] == {"id": "V_TRAIN:7", "inputs": fit.inputs[0], "label": 0}
 
 
 def test_data_module_without_standardize_or_test_file(tmp_path: Path) -> None:
     data = UEADataModule(str(write(tmp_path, UNIVARIATE)), standardize=False)
+    assert data.input_stats is None
     np.testing.assert_array_equal(data.dataset("fit")[0]["inputs"][:, 0].numpy(), [1, 2, 3, 4])
     assert not data.has_split("test")
     with pytest.raises(ValueError, match="set data.init_args.test_file"):

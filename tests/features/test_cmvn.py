@@ -123,3 +123,17 @@ def test_global_cmvn_without_stats_raises_clearly(tmp_path: Path) -> None:
     feats, lens = _padded([3], dim=2)
     with pytest.raises(RuntimeError, match="no statistics.*compute_cmvn"):
         cmvn(feats, lens)
+
+
+def test_channel_standardizer_uses_the_given_statistics_and_zeroes_padding() -> None:
+    from seqkit.features.cmvn import ChannelStandardizer
+
+    standardize = ChannelStandardizer([1.0, 10.0], [2.0, 5.0])
+    x = torch.tensor([[[3.0, 20.0], [1.0, 10.0], [9.0, 9.0]]])  # (1, 3, 2), last step padding
+    out = standardize(x, torch.tensor([2]))
+    torch.testing.assert_close(out, torch.tensor([[[1.0, 2.0], [0.0, 0.0], [0.0, 0.0]]]))
+    assert "mean" not in standardize.state_dict()  # rebuilt from its arguments, not loaded
+    with pytest.raises(ValueError, match="3 channels"):
+        standardize(torch.zeros(1, 2, 3), torch.tensor([2]))
+    with pytest.raises(ValueError, match="one value per channel"):
+        ChannelStandardizer([1.0], [1.0, 2.0])

@@ -91,3 +91,31 @@ def test_every_pooling_is_blind_to_padding(pooling, bidirectional):
 def test_needs_two_classes():
     with pytest.raises(ValueError, match="at least 2 classes"):
         SequenceClassifier(labels=["only"], features=PrecomputedFeatures(input_size=1), encoder=partial(RNNEncoder, hidden_size=4))
+
+
+def test_input_stats_standardize_raw_inputs_and_travel_in_the_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    stats = {"mean": [100.0], "std": [20.0]}
+    kwargs = dict(labels=_SlopeData.labels, features=PrecomputedFeatures(input_size=1),
+                  encoder=partial(RNNEncoder, cell="gru", hidden_size=8, num_layers=1))
+    model = SequenceClassifier(**kwargs, input_stats=stats).eval()
+    plain = SequenceClassifier(**kwargs)
+    plain.load_state_dict(model.state_dict())  # the statistics are hyper-parameters, not weights
+    raw = 100 + 20 * torch.randn(2, 9, 1)
+    lengths = torch.tensor([9, 5])
+    with torch.no_grad():
+        torch.testing.assert_close(model(raw, lengths), plain.eval()(((raw - 100) / 20), lengths))
+        padded = raw.clone()
+        padded[1, 5:] = 1e6  # padding never reaches the encoder
+        torch.testing.assert_close(model(padded, lengths), model(raw, lengths))
+    trainer = L.Trainer(logger=False, enable_progress_bar=False)
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    saved = torch.load(tmp_path / "m.ckpt", weights_only=False)
+    assert saved["hyper_parameters"]["input_stats"] == stats
+    assert not any("standardizer" in key for key in saved["state_dict"])
+    restored = SequenceClassifier(**kwargs, input_stats=saved["hyper_parameters"]["input_stats"])
+    restored.load_state_dict(saved["state_dict"])
+    restored.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(restored(raw, lengths), model(raw, lengths))
