@@ -13,7 +13,7 @@
 Each fold runs ``seqkit fit`` with ``--ARG VALUE`` into ``OUT/VALUE/version_N``, then
 ``seqkit test`` on that run's last checkpoint (the test part stays unseen until the test).
 Prints every fold's accuracy and their mean, and writes them to ``OUT/folds.json``.
-``--jobs 2`` runs two folds at a time (in the order given; results are kept in that order).
+``--jobs 2`` runs two fits at a time (folds, and seeds within a fold; results keep their order).
 Arguments after ``--`` go to ``seqkit fit`` (e.g. ``-- --trainer.max_epochs 2``).  Without
 ``--arg``, the config's own split is the one fold (runs directly under ``OUT``).
 
@@ -54,16 +54,12 @@ def fit_and_test(seqkit: list[str], config: str, data: list[str], root: Path, fi
     return run / "test"
 
 
-def run_fold(seqkit: list[str], config: str, data: list[str], folder: Path, name: str, fit_args: list[str],
-             seeds: list[str] | None = None) -> dict:
-    """Fit and test one fold (an ensemble over ``seeds`` when given) with the data arguments
-    ``data``, runs under ``folder``; return its test totals (accuracy, correct, examples, ...)."""
-    if not seeds:
-        test_dir = fit_and_test(seqkit, config, data, folder, fit_args)
-        report = json.loads((test_dir / "accuracy_report.json").read_text(encoding="utf-8"))
-        return {"fold": name, "run": str(test_dir.parent), **report["totals"]}
-    test_dirs = [fit_and_test(seqkit, config, data, folder / f"seed_{seed}", ["--seed_everything", seed, *fit_args])
-                 for seed in seeds]
+def fold_result(name: str, folder: Path, test_dirs: list[Path], ensembled: bool) -> dict:
+    """A fold's test totals (accuracy, correct, examples, ...): its one run's, or the ensemble's
+    of its seeds (written to ``folder/ensemble``) with every member's accuracy."""
+    if not ensembled:
+        report = json.loads((test_dirs[0] / "accuracy_report.json").read_text(encoding="utf-8"))
+        return {"fold": name, "run": str(test_dirs[0].parent), **report["totals"]}
     result = write_ensemble(test_dirs, folder / "ensemble")
     return {"fold": name, "run": str(folder / "ensemble"), **result["report"]["totals"], "members": result["members"]}
 
@@ -94,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="one folder of runs per value")
     parser.add_argument("--seqkit", default=f"{shlex.quote(sys.executable)} -m seqkit.cli", help="the seqkit command")
     parser.add_argument("--seeds", nargs="+", help="ensemble these seeds in every fold (default: one run, the config's seed)")
-    parser.add_argument("--jobs", type=int, default=1, help="folds run at a time (default 1); each gets "
+    parser.add_argument("--jobs", type=int, default=1, help="fits run at a time (default 1); each gets "
                         "OMP_NUM_THREADS = cores / jobs unless it is set")
     opts = parser.parse_args(args)
     if bool(opts.arg) != bool(opts.values):
@@ -104,12 +100,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--jobs must be at least 1")
     if opts.jobs > 1 and "OMP_NUM_THREADS" not in os.environ:  # share the cores instead of oversubscribing them
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // opts.jobs))
-    if opts.arg:
-        with ThreadPoolExecutor(opts.jobs) as pool:  # each fold is its own seqkit processes
-            folds = list(pool.map(lambda v: run_fold(seqkit, opts.config, [f"--{opts.arg}", v], out / v, v, fit_args,
-                                                     opts.seeds), opts.values))
-    else:
-        folds = [run_fold(seqkit, opts.config, [], out, "config split", fit_args, opts.seeds)]
+    # (name, data arguments, folder) per fold; without --arg the config's split is the only one.
+    folds = [(v, [f"--{opts.arg}", v], out / v) for v in opts.values] if opts.arg else [("config split", [], out)]
+    # One fit and test per fold and seed: the unit that --jobs runs side by side.
+    runs = [(name, data, folder / f"seed_{seed}", ["--seed_everything", seed, *fit_args]) if seed is not None
+            else (name, data, folder, fit_args)
+            for name, data, folder in folds for seed in (opts.seeds or [None])]
+    with ThreadPoolExecutor(opts.jobs) as pool:
+        test_dirs = list(pool.map(lambda run: fit_and_test(seqkit, opts.config, *run[1:]), runs))
+    folds = [fold_result(name, folder, [d for run, d in zip(runs, test_dirs) if run[0] == name], bool(opts.seeds))
+             for name, _, folder in folds]
     mean = sum(f["accuracy"] for f in folds) / len(folds)
     out.mkdir(parents=True, exist_ok=True)
     (out / "folds.json").write_text(json.dumps({"folds": folds, "mean_accuracy": mean}, indent=1) + "\n", encoding="utf-8")
