@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 import torch
 
 from test_cli_e2e import REPO, SEQKIT, run
@@ -56,3 +57,15 @@ def test_fit_test_predict_text_classifier(tmp_path: Path) -> None:
     run([*SEQKIT, "predict", *common, "--data.init_args.predict_file", str(tmp_path / "test"), "--ckpt_path", str(best)], cwd=tmp_path)
     predictions = [json.loads(line) for line in (run_dir / "predict" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 40 and predictions[0]["id"].startswith(str(tmp_path / "test"))
+
+    # `seqkit classify` on the same sentences, unlabelled, one a line: the probabilities `seqkit test` gave.
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(line.partition(" ")[2] for line in _sentences(40, 2)) + "\n\n")  # a blank line is skipped
+    out_file = tmp_path / "classified.jsonl"
+    run([*SEQKIT, "classify", "--ckpt", str(best), str(sentences), "--top-k", "2", "--output", str(out_file)], cwd=tmp_path)
+    classified = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert [c["id"] for c in classified] == [f"{sentences}:{n}" for n in range(1, 41)]
+    tested_probs = {r["id"]: r["probs"] for r in map(json.loads, (run_dir / "test" / "test_predictions.jsonl").read_text().splitlines())}
+    for n, record in enumerate(classified, start=1):
+        probs = dict(zip(record["labels"], record["probs"]))
+        assert [probs["0"], probs["1"]] == pytest.approx(tested_probs[f"{tmp_path / 'test'}:{n}"], abs=1e-5)

@@ -3,7 +3,9 @@
 What a file may be follows from the checkpoint's features: audio files (any format
 libsndfile reads) for spectral features (MFCC, log-mel), ``.npy`` arrays for the others --
 ``(T, F)`` per-step features for ``PrecomputedFeatures``, ``(T, C, H, W)`` frames in [0, 1]
-for the video features.  Video files themselves are not read: how their frames are sampled
+for the video features -- and UTF-8 text files for token embeddings, every non-blank line
+one sentence (``FILE:LINE`` names it), split into words at whitespace as the training text
+was (tokenise it the same way; words the vocabulary lacks count as ``<unk>``).  Video files themselves are not read: how their frames are sampled
 is a data-module setting the checkpoint does not hold (decode them as training did, save
 ``.npy``).  Output: ``PATH<TAB>LABEL:PROB...`` lines (default) or JSONL.
 
@@ -29,6 +31,8 @@ from tqdm import tqdm
 from seqkit.commands.checkpoint import load_task
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.npy_features import FeatureFileError, npy_shape
+from seqkit.data.word_vocabulary import WordVocabulary
+from seqkit.features.embedding import TokenEmbedding
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.features.spectral import SpectralFeatures
 from seqkit.features.video import FrameCNN, FrameDifference
@@ -41,7 +45,7 @@ class InputError(ValueError):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit classify", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", help="audio files or .npy arrays, as the checkpoint's features take")
+    parser.add_argument("files", nargs="*", help="audio files, .npy arrays or text files, as the checkpoint's features take")
     parser.add_argument("--manifest", help="JSONL manifest (the training format: id, audio, duration, text)")
     parser.add_argument("--data-root", help="folder the manifest's paths are relative to (default: the manifest's)")
     parser.add_argument("--ckpt", required=True, action="append",
@@ -57,17 +61,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def input_kind(features: torch.nn.Module) -> str:
-    """``audio`` or ``array``: what these features are computed from."""
+    """``audio``, ``array`` or ``text``: what these features are computed from."""
     if isinstance(features, SpectralFeatures):
         return "audio"
     if isinstance(features, (PrecomputedFeatures, FrameCNN, FrameDifference)):
         return "array"
-    raise InputError(f"seqkit classify reads audio files and .npy arrays; this checkpoint's features "
-                     f"({type(features).__name__}) take neither")
+    if isinstance(features, TokenEmbedding):
+        return "text"
+    raise InputError(f"seqkit classify reads audio files, .npy arrays and text; this checkpoint's features "
+                     f"({type(features).__name__}) take none of them")
 
 
-def load_input(item: InputItem, features: torch.nn.Module, kind: str) -> Tensor:
-    """One input as the features take it: (S,) samples, (T, F) features or (T, C, H, W) frames."""
+def sentences(files: list[str]) -> list[InputItem]:
+    """One item per non-blank line of the text ``files``; its id is ``FILE:LINE``."""
+    items = []
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.read().replace("\r\n", "\n").split("\n")  # only newlines end a line
+        except FileNotFoundError:
+            raise InputError(f"{path}: file not found") from None
+        except UnicodeDecodeError as err:
+            raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        items += [InputItem(id=f"{path}:{n}", path=path, where=f"{path}:{n}", text=line.strip())
+                  for n, line in enumerate(lines, start=1) if line.strip()]
+    return items
+
+
+def load_input(item: InputItem, features: torch.nn.Module, kind: str, vocabulary: WordVocabulary | None = None) -> Tensor:
+    """One input as the features take it: (S,) samples, (T, F) features, (T, C, H, W) frames or (T,) word ids."""
+    if kind == "text":
+        return vocabulary.encode(item.text)
     is_npy = item.path.endswith(".npy")
     if kind == "audio":
         if is_npy:
@@ -128,12 +152,25 @@ def main(argv: list[str] | None = None) -> int:
         tasks = load_classifiers(args.ckpt, args.device)
         task = tasks[0]  # reads the inputs for all of them
         kind = input_kind(task.features)
+        vocabulary = None
+        if kind == "text":
+            if args.manifest:
+                raise InputError("a text classifier reads text files (a sentence a line), not a manifest")
+            if not task.vocabulary:
+                raise InputError(f"{args.ckpt[0]} holds no word vocabulary (trained before it was kept?)")
+            vocabulary = WordVocabulary(task.vocabulary)
+            items = sentences(args.files)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     top_k = min(args.top_k, len(task.labels))
     # Similar sizes together, so a batch pads little: the file size is a cheap proxy for length.
-    order = sorted(range(len(items)), key=lambda i: os.path.getsize(items[i].path) if os.path.isfile(items[i].path) else 0)
+    def size(item: InputItem) -> int:
+        if kind == "text":
+            return len(item.text)
+        return os.path.getsize(item.path) if os.path.isfile(item.path) else 0
+
+    order = sorted(range(len(items)), key=lambda i: size(items[i]))
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     results: dict[int, dict | None] = {}
     written, failures, done = 0, 0, 0
@@ -144,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             for i in order[first : first + args.batch_size]:
                 try:
-                    inputs.append(load_input(items[i], task.features, kind))
+                    inputs.append(load_input(items[i], task.features, kind, vocabulary))
                     group.append(i)
                 except (InputError, AudioError, FeatureFileError) as err:
                     bar.write(f"error: {err}", file=sys.stderr)
@@ -154,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                 top = probs.topk(top_k, dim=-1)
                 seconds = (time.perf_counter() - start) / len(inputs)
                 for i, values, indices in zip(group, top.values.tolist(), top.indices.tolist()):
-                    results[i] = {"id": items[i].id, "path": items[i].path, "labels": [task.labels[j] for j in indices],
+                    results[i] = {"id": items[i].id, "path": items[i].id if kind == "text" else items[i].path,
+                                  "labels": [task.labels[j] for j in indices],
                                   "probs": [round(p, 6) for p in values], "processing_seconds": round(seconds, 5)}
             bar.update(len(order[first : first + args.batch_size]))
             ready, written = reorder(results, written)

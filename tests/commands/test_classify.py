@@ -123,3 +123,15 @@ def test_several_checkpoints_average_their_probabilities(capsys, ramps: tuple[Pa
     assert any(abs(a["up"] - b["up"]) > 1e-3 for a, b in zip(first, second))  # the members differ
     code, _, err = run(capsys, "--ckpt", str(ckpt), "--ckpt", str(tones[0]), files[0])
     assert code == 2 and "classes" in err and str(tones[0]) in err
+
+
+def test_text_files_give_one_input_a_line_and_name_bad_files(tmp_path: Path) -> None:
+    text = tmp_path / "s.txt"
+    text.write_bytes("a fine film\r\n\n  dull plot .  \n".encode())
+    items = classify.sentences([str(text)])
+    assert [(i.id, i.text) for i in items] == [(f"{text}:1", "a fine film"), (f"{text}:3", "dull plot .")]
+    (tmp_path / "latin.txt").write_bytes(b"caf\xe9\n")
+    with pytest.raises(classify.InputError, match=r"latin.txt: not UTF-8 text"):
+        classify.sentences([str(tmp_path / "latin.txt")])
+    with pytest.raises(classify.InputError, match=r"none.txt: file not found"):
+        classify.sentences([str(tmp_path / "none.txt")])
