@@ -160,12 +160,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{args.ckpt[0]} holds no word vocabulary (trained before it was kept?)")
             vocabulary = WordVocabulary(task.vocabulary)
             items = sentences(args.files)
+            if not items:
+                raise InputError(f"no sentences in {', '.join(args.files)}")
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     top_k = min(args.top_k, len(task.labels))
-    # Similar sizes together, so a batch pads little: the file size is a cheap proxy for length.
+
     def size(item: InputItem) -> int:
+        """Similar sizes are batched together, so a batch pads little: a cheap proxy for length."""
         if kind == "text":
             return len(item.text)
         return os.path.getsize(item.path) if os.path.isfile(item.path) else 0
