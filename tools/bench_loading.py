@@ -20,7 +20,7 @@ import time
 import soundfile
 import torch
 
-from seqkit.data.audio import load_audio
+from seqkit.data.audio import load_audio, segment_frames
 from seqkit.data.manifest import read_manifest
 from seqkit.data.paths import expand_data_path
 
@@ -53,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         return load_audio(utt.audio, args.sample_rate, where=utt.where, segment=utt.segment)
 
     def bare_read(utt):
-        info = soundfile.info(utt.audio) if utt.segment else None
-        start = round(utt.segment[0] * info.samplerate) if info else 0
-        frames = round(utt.segment[1] * info.samplerate) if info else -1
+        start, frames = 0, -1
+        if utt.segment:
+            info = soundfile.info(utt.audio)
+            start, frames = segment_frames(utt.segment, info.frames, info.samplerate, utt.where)
         return soundfile.read(utt.audio, dtype="float32", start=start, frames=frames)
 
     time_reads(seqkit_read, utterances)  # warm the page cache

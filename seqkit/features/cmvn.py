@@ -17,6 +17,12 @@ from seqkit.masking import padding_mask
 _EPS = 1e-5
 
 
+def standardize(feats: Tensor, lengths: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """``(feats - mean) / std`` per feature, padded frames zero.  # (B, T, F), (B,) -> (B, T, F)"""
+    mask = padding_mask(lengths, feats.shape[1]).unsqueeze(-1).to(feats.dtype)
+    return (feats - mean) / std * mask
+
+
 class UtteranceCMVN(nn.Module):
     """Normalise each utterance by its own mean (and variance): no statistics to carry around."""
 
@@ -64,8 +70,7 @@ class GlobalCMVN(nn.Module):
     def forward(self, feats: Tensor, lengths: Tensor) -> Tensor:
         if self.mean.numel() == 0:
             raise RuntimeError("GlobalCMVN has no statistics: run tools/compute_cmvn.py to write stats_file")
-        mask = padding_mask(lengths, feats.shape[1]).unsqueeze(-1).to(feats.dtype)
-        return (feats - self.mean) / (self.std + _EPS) * mask
+        return standardize(feats, lengths, self.mean, self.std + _EPS)
 
 
 class ChannelStandardizer(nn.Module):
@@ -87,5 +92,4 @@ class ChannelStandardizer(nn.Module):
         # inputs: (B, T, C), lengths: (B,) -> (B, T, C), padded steps zero
         if inputs.shape[-1] != self.mean.numel():
             raise ValueError(f"inputs have {inputs.shape[-1]} channels, the statistics {self.mean.numel()}")
-        mask = padding_mask(lengths, inputs.shape[1]).unsqueeze(-1).to(inputs.dtype)
-        return (inputs - self.mean) / self.std * mask
+        return standardize(inputs, lengths, self.mean, self.std)
