@@ -81,6 +81,7 @@ class StepLog:
     sync: Callable[[], None]
     period: list[float] = field(default_factory=list)  # end of previous step -> end of this one
     wait: list[float] = field(default_factory=list)  # end of previous step -> batch in hand
+    epoch_start: list[bool] = field(default_factory=list)  # first batch of an epoch
     lengths: list[list[int]] = field(default_factory=list)  # samples per utterance, per step
     ids: list[list[str]] = field(default_factory=list)
     peak_mb: float = 0.0
@@ -92,12 +93,13 @@ class StepLog:
         self.sync()
         self._start = time.perf_counter()
 
-    def ended(self, batch: dict) -> None:
+    def ended(self, batch: dict, epoch_start: bool) -> None:
         self.sync()  # CUDA is asynchronous: the step is over when the device is done
         now = time.perf_counter()
         if self._steps >= self.warmup:
             self.period.append(now - self._last_end)
             self.wait.append(self._start - self._last_end)
+            self.epoch_start.append(epoch_start)
             self.lengths.append(batch["lengths"].tolist())
             self.ids.append(list(batch["ids"]))
         self._steps += 1
@@ -112,7 +114,7 @@ class StepTimer(L.Callback):
         self.steps.started()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.steps.ended(batch)
+        self.steps.ended(batch, epoch_start=batch_idx == 0)
 
 
 class BareModel(nn.Module):
@@ -192,12 +194,13 @@ def bare_loader(args: argparse.Namespace, dm: SpeechDataModule, device: torch.de
     )
 
 
-def epochs(loader: DataLoader) -> Iterator[dict]:
-    """Batches over successive epochs, calling ``set_epoch`` as Lightning does between epochs."""
+def epochs(loader: DataLoader) -> Iterator[tuple[dict, bool]]:
+    """(batch, first of its epoch) over successive epochs, calling ``set_epoch`` as Lightning does."""
     epoch = 0
     while True:
         loader.batch_sampler.set_epoch(epoch)
-        yield from loader
+        for index, batch in enumerate(loader):
+            yield batch, index == 0
         epoch += 1
 
 
@@ -211,7 +214,8 @@ def run_bare(args: argparse.Namespace, dm: SpeechDataModule, device: torch.devic
     reset_peak(device)
     batches = epochs(bare_loader(args, dm, device))
     for _ in range(args.warmup + args.steps):
-        batch = {k: v.to(device, non_blocking=not blocking) if isinstance(v, Tensor) else v for k, v in next(batches).items()}
+        host_batch, epoch_start = next(batches)
+        batch = {k: v.to(device, non_blocking=not blocking) if isinstance(v, Tensor) else v for k, v in host_batch.items()}
         log.started()
         with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
             log_probs, out_lengths = model(batch["waveforms"], batch["lengths"])
@@ -222,7 +226,7 @@ def run_bare(args: argparse.Namespace, dm: SpeechDataModule, device: torch.devic
         nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         scaler.step(optimizer)
         scaler.update()
-        log.ended(batch)
+        log.ended(batch, epoch_start)
     log.peak_mb = peak_mb(device)
     return log
 
@@ -268,8 +272,23 @@ def summarize(logs: list[StepLog], sample_rate: int) -> dict:
         "runs_audio_sec_per_sec": [audio / sum(log.period) for log in logs],
         "step_time_median_s": statistics.median(t for log in logs for t in log.period),
         "loader_share": sum(sum(log.wait) for log in logs) / sum(sum(log.period) for log in logs),
+        # A new epoch's first batch waits for one worker to load it from scratch (the workers only
+        # get the new epoch's indices when it starts): with few batches an epoch, this dominates.
+        "loader_share_within_epochs": within_epoch_share(logs),
+        "epoch_start_wait_median_s": median_or_none(
+            [w for log in logs for w, first in zip(log.wait, log.epoch_start) if first]
+        ),
         "peak_memory_mb": max(log.peak_mb for log in logs),
     }
+
+
+def within_epoch_share(logs: list[StepLog]) -> float:
+    steps = [(w, p) for log in logs for w, p, first in zip(log.wait, log.period, log.epoch_start) if not first]
+    return sum(w for w, _ in steps) / sum(p for _, p in steps)
+
+
+def median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 def benchmark(args: argparse.Namespace) -> dict:
@@ -337,6 +356,13 @@ def report(r: dict) -> str:
             f"{name:20}{m['audio_sec_per_sec']:>10.1f}{m['audio_sec_per_sec_best']:>9.1f}"
             f"{m['step_time_median_s']:>11.3f} s{m['loader_share']:>14.1%}{m['peak_memory_mb']:>10.0f} MB   "
             + " ".join(f"{x:.1f}" for x in m["runs_audio_sec_per_sec"])
+        )
+    for name, key in (("seqkit", "seqkit"), ("bare", "bare")):
+        m = r[key]
+        start = m["epoch_start_wait_median_s"]
+        rows.append(
+            f"{name}: loader share without the first step of each epoch {m['loader_share_within_epochs']:.1%}; "
+            + (f"a new epoch's first batch waited {start * 1000:.0f} ms (median)" if start is not None else "no epoch started")
         )
     sweep = "  ".join(f"{n}: {p:.1%}" for n, p in r["epoch_padding_by_num_buckets"].items())
     rows += [

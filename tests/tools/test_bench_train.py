@@ -62,6 +62,16 @@ def test_both_methods_reshuffle_at_the_epoch_boundary(tool: ModuleType, manifest
     assert _bench(tool, manifest, tmp_path / "bench.json", steps=4)["same_batches"]
 
 
+def test_epoch_starts_are_timed_apart(tool: ModuleType, manifest: Path, tmp_path: Path) -> None:
+    within = _bench(tool, manifest, tmp_path / "within.json", steps=3)  # epoch 0 only, after warm-up
+    across = _bench(tool, manifest, tmp_path / "across.json", steps=4)  # the 4th measured step opens epoch 1
+    for method in ("seqkit", "bare"):
+        assert within[method]["epoch_start_wait_median_s"] is None
+        assert within[method]["loader_share_within_epochs"] == pytest.approx(within[method]["loader_share"])
+        assert across[method]["epoch_start_wait_median_s"] >= 0
+        assert 0 <= across[method]["loader_share_within_epochs"] < 1
+
+
 def test_bare_model_starts_from_the_task_weights(tool: ModuleType) -> None:
     args = tool.parse_args(TINY)
     tokenizer = CharTokenizer()
