@@ -58,6 +58,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from seqkit.data.manifest import write_manifest
 from seqkit.data.paths import expand_data_path
 from seqkit.data.sampler import DurationBatchSampler
 from seqkit.data.speech import SpeechDataModule, SpeechDataset, collate_speech
@@ -315,13 +316,14 @@ def benchmark(args: argparse.Namespace) -> dict:
     durations = [u.duration for u in dm.utterances("fit")]
     seqkit, bare = summarize(runs["seqkit"], args.sample_rate), summarize(runs["bare"], args.sample_rate)
     return {
-        "manifest": str(args.manifest),
+        "manifest": str(getattr(args, "source_manifest", args.manifest)),
+        "repeat": args.repeat,
         "utterances": len(durations),
         "hours": sum(durations) / 3600,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
         "torch": torch.__version__,
         "lightning": L.__version__,
-        "config": {k: v for k, v in vars(args).items() if k not in ("manifest", "data_root", "device", "json")},
+        "config": {k: v for k, v in vars(args).items() if k not in ("manifest", "source_manifest", "data_root", "device", "json")},
         "vocab_size": dm.tokenizer.vocab_size,
         "same_batches": same,
         "measured_steps": len(first.period),
@@ -338,9 +340,11 @@ def benchmark(args: argparse.Namespace) -> dict:
 
 def report(r: dict) -> str:
     c = r["config"]
+    repeat = f" listed {r['repeat']} times" if r["repeat"] > 1 else ""
     memory = "peak GPU mem" if "cpu" not in r["device"] else "peak RSS"
     rows = [
-        f"{r['manifest']}: {r['utterances']} utterances, {r['hours']:.2f} h | {r['device']}, "
+        f"{r['manifest']}{repeat}: {r['utterances']} utterances, "
+        f"{r['hours']:.2f} h | {r['device']}, "
         f"torch {r['torch']}, lightning {r['lightning']}",
         f"model: {c['layers']}x{c['hidden']} bi-{c['cell']}, {c['n_mels']} mel x{c['stack']} stacked, CTC over "
         f"{r['vocab_size']} chars; batches <= {c['max_batch_seconds']:g} s padded, {c['num_buckets']} buckets, "
@@ -400,6 +404,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--precision", choices=("32", "bf16-mixed", "16-mixed"), default="32", help="16-mixed: CUDA only")
     p.add_argument("--loggers", action="store_true",
                    help="seqkit side: CSV+TensorBoard loggers and the task's callbacks, as `seqkit fit` has")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="list every utterance N times: epochs of many batches from a small corpus (a new "
+                        "epoch's first batch waits for one worker, which short epochs would overweight)")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.rounds < 1:
@@ -407,6 +414,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.precision == "16-mixed" and args.device != "cuda":
         p.error("--precision 16-mixed needs --device cuda (fp16 autocast is a GPU mode)")
     return args
+
+
+def repeated(args: argparse.Namespace, folder: Path) -> argparse.Namespace:
+    """``args`` reading a manifest that lists every utterance ``args.repeat`` times (new ids)."""
+    lines = Path(expand_data_path(args.manifest)).read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    copies = [{**r, "id": f"{r['id']}-copy{k}"} for k in range(args.repeat) for r in records]
+    path = folder / f"x{args.repeat}.jsonl"
+    write_manifest(path, copies)
+    # Audio paths stay relative to --data-root, so the copy may live elsewhere.
+    return argparse.Namespace(**{**vars(args), "manifest": str(path), "source_manifest": args.manifest})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         for message in ("does not have many workers", "is an instance of `nn.Module`", "LeafSpec"):
             warnings.filterwarnings("ignore", message=f".*{message}.*")
-        results = benchmark(args)
+        with tempfile.TemporaryDirectory() as tmp:
+            results = benchmark(repeated(args, Path(tmp)) if args.repeat > 1 else args)
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -34,10 +34,11 @@ def manifest(tmp_path: Path) -> Path:
     return path
 
 
-def _bench(tool: ModuleType, manifest: Path, out: Path, steps: int) -> dict:
+def _bench(tool: ModuleType, manifest: Path, out: Path, steps: int, repeat: int = 1) -> dict:
     # 2.5 s batches: 4 an epoch; 1 warm-up + 3 measured steps is exactly epoch 0
     args = ["--manifest", str(manifest), "--data-root", str(manifest.parent), *TINY, "--max-batch-seconds", "2.5",
-            "--steps", str(steps), "--warmup", "1", "--rounds", "1", "--num-workers", "0", "--json", str(out)]
+            "--steps", str(steps), "--warmup", "1", "--rounds", "1", "--num-workers", "0", "--json", str(out),
+            "--repeat", str(repeat)]
     assert tool.main(args) == 0
     return json.loads(out.read_text())
 
@@ -70,6 +71,13 @@ def test_epoch_starts_are_timed_apart(tool: ModuleType, manifest: Path, tmp_path
         assert within[method]["loader_share_within_epochs"] == pytest.approx(within[method]["loader_share"])
         assert across[method]["epoch_start_wait_median_s"] >= 0
         assert 0 <= across[method]["loader_share_within_epochs"] < 1
+
+
+def test_repeat_lists_the_corpus_again_for_longer_epochs(tool: ModuleType, manifest: Path, tmp_path: Path) -> None:
+    result = _bench(tool, manifest, tmp_path / "bench.json", steps=4, repeat=2)
+    assert result["utterances"] == 16 and result["repeat"] == 2 and result["manifest"] == str(manifest)
+    assert result["same_batches"]
+    assert result["seqkit"]["epoch_start_wait_median_s"] is None  # 8 batches an epoch now: step 5 is in epoch 0
 
 
 def test_bare_model_starts_from_the_task_weights(tool: ModuleType) -> None:
