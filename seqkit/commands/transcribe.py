@@ -5,6 +5,11 @@ Short recordings run in batches of similar length; one longer than ``--chunk-sec
 alone, in overlapping windows read from disk one batch at a time (any length fits in memory).
 Output: ``PATH<TAB>TEXT`` lines (default), or JSONL with timings (``--format jsonl`` or
 ``--output FILE.jsonl``); a summary of the real-time factor goes to stderr.
+
+Several ``--ckpt`` (``--ckpt A --ckpt B C``... repeated) make an ensemble: every model
+decodes every recording, and the transcript closest to the others is kept
+(:mod:`seqkit.inference.ensemble`: why not averaged posteriors).  Beam search options apply
+to every model.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import read_manifest
 from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.inference.chunking import model_geometry, plan_windows
+from seqkit.inference.ensemble import EnsembleTranscriber
 from seqkit.inference.inputs import InputItem, read_inputs, reorder
 from seqkit.inference.reader import BlockReader, TensorReader
 from seqkit.inference.transcriber import Transcriber
@@ -36,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("files", nargs="*", help="audio files (any format libsndfile reads)")
     parser.add_argument("--manifest", help="JSONL manifest (the training format); its text is the reference for --wer")
     parser.add_argument("--data-root", help="folder the manifest's audio paths are relative to (default: the manifest's)")
-    parser.add_argument("--ckpt", required=True, help="checkpoint written by `seqkit fit`")
+    parser.add_argument("--ckpt", required=True, action="append",
+                        help="checkpoint written by `seqkit fit`; repeated (--ckpt A --ckpt B --ckpt C): an "
+                             "ensemble, the transcript that agrees most with the others' is kept")
     parser.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
     parser.add_argument("--beam-size", type=int, help="beam width (default: the checkpoint's decoder's, else 32)")
     parser.add_argument("--lm-text", help="word lexicon and n-gram LM from these transcripts: a JSONL manifest "
@@ -80,6 +88,17 @@ def _beam_decoder(args: argparse.Namespace, task) -> BeamSearchDecoder:
     return beam
 
 
+def load_speech_tasks(paths: list[str], device: str) -> list:
+    """The tasks of ``paths``; an error names a checkpoint that is no speech-to-text model."""
+    tasks = []
+    for path in paths:
+        task = load_task(path, device)
+        if not hasattr(task, "tokenizer") or not hasattr(task, "beam_decoder"):
+            raise ValueError(f"{path} is a {type(task).__name__}, not a speech-to-text model (use `seqkit classify`?)")
+        tasks.append(task)
+    return tasks
+
+
 def _duration(item: InputItem) -> float:
     """Seconds, from the file's header (a manifest's figure may be wrong; a shard member has
     only the manifest's).  0 when unreadable: the read then reports why."""
@@ -96,13 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         items, fmt = read_inputs(args, "audio")
-        task = load_task(args.ckpt, args.device)
-        beam = _beam_decoder(args, task) if args.decoder == "beam" else None
-        transcriber = Transcriber(task, beam, args.batch_size)
-        if args.chunk_seconds > 0:  # refuse bad window sizes now, not after the short files ran
-            rate = transcriber.sample_rate
-            plan_windows(int(3 * args.chunk_seconds * rate), int(args.chunk_seconds * rate),
-                         int(args.overlap_seconds * rate), model_geometry(task))
+        members = []
+        for task in load_speech_tasks(args.ckpt, args.device):
+            beam = _beam_decoder(args, task) if args.decoder == "beam" else None
+            members.append(Transcriber(task, beam, args.batch_size))
+            if args.chunk_seconds > 0:  # refuse bad window sizes now, not after the short files ran
+                rate = members[-1].sample_rate
+                plan_windows(int(3 * args.chunk_seconds * rate), int(args.chunk_seconds * rate),
+                             int(args.overlap_seconds * rate), model_geometry(task))
+        transcriber = members[0] if len(members) == 1 else EnsembleTranscriber(members, args.ckpt)
     except (FileNotFoundError, ValueError) as err:  # ManifestError, UntrustedCheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -172,11 +193,10 @@ def _run(items: list[InputItem], transcriber: Transcriber, args: argparse.Namesp
                 windows.update(done - windows.n)
 
             try:
-                frames = transcriber.long_frames(reader, args.chunk_seconds, args.overlap_seconds, progress)
+                text = transcriber.transcribe_long(reader, args.chunk_seconds, args.overlap_seconds, progress)
             finally:
                 reader.close()
                 windows.close()
-            text = transcriber.decode([frames])[0]
             results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start)
         except AudioError as err:  # names the file itself
             bar.write(f"error: {err}", file=sys.stderr)

@@ -53,6 +53,12 @@ class Transcriber:
     def transcribe(self, waveforms: list[Tensor]) -> list[str]:
         return self.decode(self.frames(waveforms))
 
+    def transcribe_long(
+        self, reader, chunk_seconds: float, overlap_seconds: float, progress: Callable[[int, int], None] | None = None
+    ) -> str:
+        """A whole recording's text, from :meth:`long_frames`."""
+        return self.decode([self.long_frames(reader, chunk_seconds, overlap_seconds, progress)])[0]
+
     def long_frames(
         self, reader, chunk_seconds: float, overlap_seconds: float, progress: Callable[[int, int], None] | None = None
     ) -> Tensor:

@@ -16,6 +16,7 @@ import torch
 import torchaudio.functional as AF
 
 from seqkit.commands import transcribe
+from tiny_models import one_thread_only, train_digits_ctc, train_tones_classifier
 
 DIGITS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 
@@ -138,3 +139,26 @@ def test_bad_inputs_are_named(capsys, digits_ckpt: Path, digits_corpus: Path, ut
     assert code == 2 and "give audio files or --manifest" in err
     code, _, err = run(capsys, "--ckpt", str(digits_ckpt), good, "--chunk-seconds", "1", "--overlap-seconds", "0.01")
     assert code == 2 and "overlap" in err and "too short" in err
+
+
+def test_several_checkpoints_decode_their_averaged_posteriors(
+    capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], long_recording: Path, tmp_path: Path
+) -> None:
+    paths = [str(digits_corpus / r["audio"]) for r in utterances]
+    _, alone, _ = run(capsys, "--ckpt", str(digits_ckpt), *paths, str(long_recording), "--chunk-seconds", "4")
+    _, twice, _ = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(digits_ckpt), *paths, str(long_recording), "--chunk-seconds", "4")
+    assert twice == alone  # the mean of equal posteriors is each of them
+
+    with one_thread_only():  # another seed and width: the same labels and frames, other posteriors
+        other = train_digits_ctc(digits_corpus / "train.jsonl", tmp_path / "other.ckpt", steps=60, seed=1, hidden=32)
+    code, both, err = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(other), *paths, str(long_recording),
+                          "--chunk-seconds", "4", "--decoder", "beam", "--beam-size", "8",
+                          "--lm-text", str(digits_corpus / "train.jsonl"))
+    assert code == 0 and f"transcribed {len(paths) + 1} recording(s)" in err
+    assert set(texts(both)) == set(texts(alone))
+    assert all(set(text.split()) <= DIGITS for text in texts(both).values())  # the lexicon's words only
+    assert len(texts(both)[str(long_recording)].split()) > 10
+
+    tones = train_tones_classifier(tmp_path / "tones", tmp_path / "tones.ckpt", steps=2)
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(tones), paths[0])
+    assert code == 2 and f"{tones} is a SequenceClassifier, not a speech-to-text model" in err
