@@ -9,11 +9,12 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch import Tensor
 
+from seqkit.callbacks.progress import TimedProgressBar
 from seqkit.callbacks.run_info import RunInfo
 from seqkit.tasks.optim import Decay, warmup_schedule
 from seqkit.tasks.rng import ResumableRandomness
@@ -114,7 +115,8 @@ class SeqkitTask(ResumableRandomness, StepGuard):
 
     def checkpoint_callbacks(self, has_validation: bool, monitor: str, mode: str) -> list:
         """``last.ckpt`` after every epoch, the best checkpoint by ``monitor`` when there is
-        validation, and (with a logger) the learning rate and ``run_info.json``.
+        validation, and (with a logger) the learning rate and ``run_info.json``.  Lightning's
+        default progress bar becomes a :class:`TimedProgressBar`.
 
         Since Lightning 2.6, ``save_last`` only writes when a top-k checkpoint is saved, so
         "last" would be the best; a second callback keeps the last epoch's weights instead.
@@ -127,6 +129,9 @@ class SeqkitTask(ResumableRandomness, StepGuard):
         if self.trainer.loggers:
             # run_info.json: device, precision, versions, wall time and throughput, for `seqkit report`.
             callbacks += [LearningRateMonitor(logging_interval="step"), RunInfo()]
+        bar = self.trainer.progress_bar_callback
+        if type(bar) is TQDMProgressBar and bar.refresh_rate == 1:  # Lightning's default bar, as it comes
+            callbacks.append(TimedProgressBar())  # replaces it (a subclass): no host sync every step
         return callbacks + user_checkpoints(self.trainer)
 
     def configure_optimizers(self):
