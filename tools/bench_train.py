@@ -86,6 +86,7 @@ class StepLog:
     lengths: list[list[int]] = field(default_factory=list)  # samples per utterance, per step
     ids: list[list[str]] = field(default_factory=list)
     peak_mb: float = 0.0
+    fetch: float = 0.0  # seconds inside the DataLoader's next() after warm-up, whenever it ran
     _steps: int = 0
     _start: float = 0.0
     _last_end: float = 0.0
@@ -105,6 +106,36 @@ class StepLog:
             self.ids.append(list(batch["ids"]))
         self._steps += 1
         self._last_end = time.perf_counter()  # our own bookkeeping is charged to neither method
+
+
+class TimedLoader:
+    """A DataLoader whose ``next()`` is timed into ``log.fetch`` (after warm-up); other
+    attributes (``batch_sampler`` for ``set_epoch``) are the loader's.
+
+    The step's wait for a batch (``StepLog.wait``) also holds the loop's own work between
+    steps; this is the DataLoader's part alone, wherever the loop calls it (Lightning fetches
+    one batch ahead)."""
+
+    def __init__(self, loader: DataLoader, log: StepLog) -> None:
+        self.loader, self.log = loader, log
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
+
+    def __iter__(self) -> Iterator[dict]:
+        batches = iter(self.loader)
+        while True:
+            start = time.perf_counter()
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            if self.log._steps >= self.log.warmup:
+                self.log.fetch += time.perf_counter() - start
+            yield batch
 
 
 class StepTimer(L.Callback):
@@ -174,7 +205,12 @@ def run_seqkit(args: argparse.Namespace, dm: SpeechDataModule, device: torch.dev
             callbacks=[StepTimer(log)], default_root_dir=root,
         )
         reset_peak(device)
-        trainer.fit(task, datamodule=dm)
+        make_loader = dm.train_dataloader
+        dm.train_dataloader = lambda: TimedLoader(make_loader(), log)
+        try:
+            trainer.fit(task, datamodule=dm)
+        finally:
+            del dm.train_dataloader  # the class's method again
         log.peak_mb = peak_mb(device)
     return log
 
@@ -195,7 +231,7 @@ def bare_loader(args: argparse.Namespace, dm: SpeechDataModule, device: torch.de
     )
 
 
-def epochs(loader: DataLoader) -> Iterator[tuple[dict, bool]]:
+def epochs(loader: DataLoader | TimedLoader) -> Iterator[tuple[dict, bool]]:
     """(batch, first of its epoch) over successive epochs, calling ``set_epoch`` as Lightning does."""
     epoch = 0
     while True:
@@ -213,7 +249,7 @@ def run_bare(args: argparse.Namespace, dm: SpeechDataModule, device: torch.devic
     scaler = torch.amp.GradScaler(device.type, enabled=args.precision == "16-mixed")  # as Lightning's 16-mixed
     blocking = device.type == "cpu"
     reset_peak(device)
-    batches = epochs(bare_loader(args, dm, device))
+    batches = epochs(TimedLoader(bare_loader(args, dm, device), log))
     for _ in range(args.warmup + args.steps):
         host_batch, epoch_start = next(batches)
         batch = {k: v.to(device, non_blocking=not blocking) if isinstance(v, Tensor) else v for k, v in host_batch.items()}
@@ -273,6 +309,7 @@ def summarize(logs: list[StepLog], sample_rate: int) -> dict:
         "runs_audio_sec_per_sec": [audio / sum(log.period) for log in logs],
         "step_time_median_s": statistics.median(t for log in logs for t in log.period),
         "loader_share": sum(sum(log.wait) for log in logs) / sum(sum(log.period) for log in logs),
+        "fetch_share": sum(log.fetch for log in logs) / sum(sum(log.period) for log in logs),
         # A new epoch's first batch waits for one worker to load it from scratch (the workers only
         # get the new epoch's indices when it starts): with few batches an epoch, this dominates.
         "loader_share_within_epochs": within_epoch_share(logs),
@@ -365,7 +402,8 @@ def report(r: dict) -> str:
         m = r[key]
         start = m["epoch_start_wait_median_s"]
         rows.append(
-            f"{name}: loader share without the first step of each epoch {m['loader_share_within_epochs']:.1%}; "
+            f"{name}: inside the DataLoader's next() {m['fetch_share']:.1%} of the time; "
+            f"loader share without the first step of each epoch {m['loader_share_within_epochs']:.1%}; "
             + (f"a new epoch's first batch waited {start * 1000:.0f} ms (median)" if start is not None else "no epoch started")
         )
     sweep = "  ".join(f"{n}: {p:.1%}" for n, p in r["epoch_padding_by_num_buckets"].items())

@@ -54,6 +54,8 @@ def test_bench_reports_both_throughputs(tool: ModuleType, manifest: Path, tmp_pa
     assert set(result["epoch_padding_by_num_buckets"]) == {"1", "10", "30", "60"}
     assert all(0 <= p < 1 for p in result["epoch_padding_by_num_buckets"].values())
     assert 0 <= result["seqkit"]["loader_share"] < 1 and result["seqkit"]["peak_memory_mb"] > 0
+    for method in ("seqkit", "bare"):  # loading in the main process (no workers): next() does real work
+        assert 0 < result[method]["fetch_share"] < 1
     assert "ratio seqkit/bare" in capsys.readouterr().out
 
 
