@@ -6,7 +6,7 @@ alone, in overlapping windows read from disk one batch at a time (any length fit
 Output: ``PATH<TAB>TEXT`` lines (default), or JSONL with timings (``--format jsonl`` or
 ``--output FILE.jsonl``); a summary of the real-time factor goes to stderr.
 
-Several ``--ckpt`` (``--ckpt A --ckpt B C``... repeated) make an ensemble: every model
+Several ``--ckpt`` (``--ckpt A --ckpt B --ckpt C``) make an ensemble: every model
 decodes every recording, and the transcript closest to the others is kept
 (:mod:`seqkit.inference.ensemble`: why not averaged posteriors).  Beam search options apply
 to every model.
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
-def _run(items: list[InputItem], transcriber: Transcriber, args: argparse.Namespace, fmt: str, out) -> tuple[list[dict], int]:
+def _run(items: list[InputItem], transcriber: Transcriber | EnsembleTranscriber, args: argparse.Namespace, fmt: str, out) -> tuple[list[dict], int]:
     durations = [_duration(item) for item in items]
     chunked = lambda d: args.chunk_seconds > 0 and d > args.chunk_seconds  # noqa: E731
     # Shortest first, so a batch pads little; long recordings alone, in windows.
