@@ -75,8 +75,12 @@ class SpeechToText(SeqkitTask):
 
     def output_frames(self, seconds: float) -> int:
         """Encoder output frames for ``seconds`` of audio (for the CTC length check)."""
-        samples = torch.tensor([int(round(seconds * self.features.sample_rate))])
-        return int(self.encoder.output_lengths(self.features.frame_lengths(samples))[0])
+        return self.output_frames_of([seconds])[0]
+
+    def output_frames_of(self, seconds: list[float]) -> list[int]:
+        """:meth:`output_frames` of many durations in one tensor operation."""
+        samples = torch.tensor([int(round(s * self.features.sample_rate)) for s in seconds], dtype=torch.long)
+        return self.encoder.output_lengths(self.features.frame_lengths(samples)).tolist()
 
     # ---- data checks ------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -94,8 +98,11 @@ class SpeechToText(SeqkitTask):
 
     def _check_split(self, datamodule, split: str) -> None:
         kept, fatal = [], []
-        for utt in datamodule.utterances(split):
-            problems = check_transcript(utt, self.tokenizer) + check_ctc_length(utt, self.tokenizer, self.output_frames)
+        utterances = datamodule.utterances(split)
+        # One tensor operation for the split: one per utterance took ~60 us (17 s for 281k).
+        frames = dict(zip((u.duration for u in utterances), self.output_frames_of([u.duration for u in utterances])))
+        for utt in utterances:
+            problems = check_transcript(utt, self.tokenizer) + check_ctc_length(utt, self.tokenizer, frames.__getitem__)
             problems = [p for p in problems if p.fatal]
             fatal.extend(problems)
             if not problems:

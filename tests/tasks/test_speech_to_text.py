@@ -42,6 +42,7 @@ def test_sizes_follow_from_features_and_tokenizer(tokenizer) -> None:
     assert log_probs.shape[:2] == (3, int(out_lengths.max())) and log_probs.shape[2] == tokenizer.vocab_size
     # The length check's arithmetic agrees with what the model really outputs.
     assert [task.output_frames(n / 8000) for n in lengths.tolist()] == out_lengths.tolist()
+    assert task.output_frames_of([n / 8000 for n in lengths.tolist()]) == out_lengths.tolist()
 
 
 def test_ctc_loss_is_fp32_and_trainable_under_bf16() -> None:
