@@ -320,9 +320,9 @@ def summarize(logs: list[StepLog], sample_rate: int) -> dict:
     }
 
 
-def within_epoch_share(logs: list[StepLog]) -> float:
+def within_epoch_share(logs: list[StepLog]) -> float | None:
     steps = [(w, p) for log in logs for w, p, first in zip(log.wait, log.period, log.epoch_start) if not first]
-    return sum(w for w, _ in steps) / sum(p for _, p in steps)
+    return sum(w for w, _ in steps) / sum(p for _, p in steps) if steps else None  # None: every step opened an epoch
 
 
 def median_or_none(values: list[float]) -> float | None:
@@ -400,12 +400,12 @@ def report(r: dict) -> str:
         )
     for name, key in (("seqkit", "seqkit"), ("bare", "bare")):
         m = r[key]
-        start = m["epoch_start_wait_median_s"]
-        rows.append(
-            f"{name}: inside the DataLoader's next() {m['fetch_share']:.1%} of the time; "
-            f"loader share without the first step of each epoch {m['loader_share_within_epochs']:.1%}; "
-            + (f"a new epoch's first batch waited {start * 1000:.0f} ms (median)" if start is not None else "no epoch started")
-        )
+        within, start = m["loader_share_within_epochs"], m["epoch_start_wait_median_s"]
+        parts = [f"inside the DataLoader's next() {m['fetch_share']:.1%} of the time"]
+        if within is not None:
+            parts.append(f"loader share without the first step of each epoch {within:.1%}")
+        parts.append(f"a new epoch's first batch waited {start * 1000:.0f} ms (median)" if start is not None else "no epoch started")
+        rows.append(f"{name}: " + "; ".join(parts))
     sweep = "  ".join(f"{n}: {p:.1%}" for n, p in r["epoch_padding_by_num_buckets"].items())
     rows += [
         "" if r["same_batches"] else "\nWARNING: the methods saw different batches (an epoch boundary? Lightning "

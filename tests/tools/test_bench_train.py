@@ -34,9 +34,9 @@ def manifest(tmp_path: Path) -> Path:
     return path
 
 
-def _bench(tool: ModuleType, manifest: Path, out: Path, steps: int, repeat: int = 1) -> dict:
+def _bench(tool: ModuleType, manifest: Path, out: Path, steps: int, repeat: int = 1, batch_seconds: str = "2.5") -> dict:
     # 2.5 s batches: 4 an epoch; 1 warm-up + 3 measured steps is exactly epoch 0
-    args = ["--manifest", str(manifest), "--data-root", str(manifest.parent), *TINY, "--max-batch-seconds", "2.5",
+    args = ["--manifest", str(manifest), "--data-root", str(manifest.parent), *TINY, "--max-batch-seconds", batch_seconds,
             "--steps", str(steps), "--warmup", "1", "--rounds", "1", "--num-workers", "0", "--json", str(out),
             "--repeat", str(repeat)]
     assert tool.main(args) == 0
@@ -73,6 +73,8 @@ def test_epoch_starts_are_timed_apart(tool: ModuleType, manifest: Path, tmp_path
         assert within[method]["loader_share_within_epochs"] == pytest.approx(within[method]["loader_share"])
         assert across[method]["epoch_start_wait_median_s"] >= 0
         assert 0 <= across[method]["loader_share_within_epochs"] < 1
+    whole = _bench(tool, manifest, tmp_path / "whole.json", steps=2, batch_seconds="100")  # an epoch is one batch
+    assert whole["seqkit"]["loader_share_within_epochs"] is None and whole["seqkit"]["epoch_start_wait_median_s"] >= 0
 
 
 def test_repeat_lists_the_corpus_again_for_longer_epochs(tool: ModuleType, manifest: Path, tmp_path: Path) -> None:
