@@ -96,3 +96,4 @@ def test_fit_test_predict(tmp_path: Path) -> None:
     predictions = [json.loads(line) for line in (run_dir / "predict" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 40
     assert all(set(p["labels"]) == {"up", "down"} and abs(sum(p["probs"]) - 1) < 1e-4 for p in predictions)
+    assert json.loads((run_dir / "predict" / "run_info.json").read_text())["predict_examples"] == 40

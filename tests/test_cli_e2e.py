@@ -74,6 +74,8 @@ def test_fit_test_transcribe(corpus: Path, tmp_path: Path) -> None:
     run([*SEQKIT, "predict", *common, "--data.predict_manifest", str(corpus / "test.jsonl"), "--ckpt_path", str(best[0])], cwd=tmp_path)
     predictions = [json.loads(line) for line in (run_dir / "predict" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 40 and {"id", "text"} <= set(predictions[0])
+    info = json.loads((run_dir / "predict" / "run_info.json").read_text())
+    assert info["stage"] == "predict" and info["predict_examples"] == 40 and info["predict_audio_seconds"] > 0
 
     wavs = sorted((corpus / "wav").glob("test_*.wav"))[:3]
     out = run([*SEQKIT, "transcribe", "--ckpt", str(best[0]), *map(str, wavs)], cwd=tmp_path).stdout

@@ -1,7 +1,7 @@
 """``run_info.json``: where and how fast a run ran, for reports.
 
 Every task adds this callback (``SeqkitTask.checkpoint_callbacks``), so ``seqkit fit``
-writes ``RUN/run_info.json`` and ``seqkit test`` / ``validate`` write
+writes ``RUN/run_info.json`` and ``seqkit test`` / ``validate`` / ``predict`` write
 ``RUN/<stage>/run_info.json``: device, precision, world size, library versions, wall time
 and what was processed (examples, audio seconds for speech, characters for language
 models) with the rate per second.  Counts are summed over DDP ranks; rank 0 writes.
@@ -108,6 +108,17 @@ class RunInfo(Callback):
     def on_test_end(self, trainer, pl_module) -> None:
         wall = time.perf_counter() - self._start
         self._write(trainer, pl_module, "test", wall, wall, {})
+
+    # ---- predict ----------------------------------------------------------------------
+    def on_predict_start(self, trainer, pl_module) -> None:
+        self._begin()
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._add(batch, pl_module)
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        wall = time.perf_counter() - self._start
+        self._write(trainer, pl_module, "predict", wall, wall, {})
 
     # ---- output -----------------------------------------------------------------------
     def _write(self, trainer, pl_module, stage: str, wall: float, busy: float, extra: dict) -> None:
