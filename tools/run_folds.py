@@ -47,10 +47,16 @@ def latest_run(root: Path) -> Path:
 
 
 def fit_and_test(seqkit: list[str], config: str, data: list[str], root: Path, fit_args: list[str]) -> Path:
-    """One ``seqkit fit`` into ``root``, then ``seqkit test`` of its last checkpoint; returns RUN/test."""
+    """One ``seqkit fit`` into ``root``, then ``seqkit test`` of its last checkpoint; returns RUN/test.
+
+    The test replays the run's own saved ``config.yaml``, so overrides given to the fit
+    (a model argument after ``--``) build the same model the checkpoint holds."""
     subprocess.run([*seqkit, "fit", "--config", config, *data, "--trainer.default_root_dir", str(root), *fit_args], check=True)
     run = latest_run(root)
-    subprocess.run([*seqkit, "test", "--config", config, *data, "--ckpt_path", str(run / "checkpoints" / "last.ckpt")], check=True)
+    subprocess.run(
+        [*seqkit, "test", "--config", str(run / "config.yaml"), "--ckpt_path", str(run / "checkpoints" / "last.ckpt")],
+        check=True,
+    )
     return run / "test"
 
 

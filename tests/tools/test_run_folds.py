@@ -19,15 +19,19 @@ args = sys.argv[1:]
 with open(LOG, "a") as log:
     log.write(json.dumps(args) + "\\n")
 value = lambda flag: args[args.index(flag) + 1]
-speaker = value("--data.init_args.test_speaker") if "--data.init_args.test_speaker" in args else None
 if args[0] == "fit":
     root = Path(value("--trainer.default_root_dir"))
     run = root / f"version_{len(list(root.glob('version_*')))}"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.ckpt").write_text("")
+    (run / "config.yaml").write_text(json.dumps(args))  # what the fit was given, as seqkit saves its config
     (run / "seed").write_text(value("--seed_everything") if "--seed_everything" in args else "")
 else:
     run = Path(value("--ckpt_path")).parent.parent
+    assert value("--config") == str(run / "config.yaml")
+    fitted = json.loads((run / "config.yaml").read_text())
+    flag = "--data.init_args.test_speaker"
+    speaker = fitted[fitted.index(flag) + 1] if flag in fitted else None
     (run / "test").mkdir()
     seed = (run / "seed").read_text()
     if not seed:
@@ -61,7 +65,10 @@ def test_folds_fit_then_test_the_new_run_and_average(load_script, fake_seqkit, t
     assert driver.main(argv) == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c[0] for c in calls] == ["fit", "test", "fit", "test"]
-    assert calls[0][-2:] == ["--trainer.max_epochs", "2"] and "--trainer.max_epochs" not in calls[1]
+    assert calls[0][-2:] == ["--trainer.max_epochs", "2"]
+    # The test replays the fit's saved config (its overrides included) on the new run's checkpoint.
+    ann_run = out / "ann" / "version_0"
+    assert calls[1] == ["test", "--config", str(ann_run / "config.yaml"), "--ckpt_path", str(ann_run / "checkpoints" / "last.ckpt")]
     assert calls[3][calls[3].index("--ckpt_path") + 1] == str(out / "bob" / "version_1" / "checkpoints" / "last.ckpt")
     summary = json.loads((out / "folds.json").read_text())
     assert [f["fold"] for f in summary["folds"]] == ["ann", "bob"]
