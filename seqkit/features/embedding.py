@@ -12,6 +12,12 @@ else lower-cased), leaves the others at their random start, and reports the cove
 ``word_dropout``: in training, each token's whole vector is zeroed with this probability
 (Gal & Ghahramani 2016), so a classifier cannot lean on a few words it has memorised;
 ``dropout`` drops single values of the vectors that remain.
+
+``char_ngrams`` (e.g. ``[3, 4, 5]``): each word's vector is the mean of its own vector and
+those of its character n-grams shared with other vocabulary words
+(:mod:`seqkit.features.subword`, fastText's subword vectors), so rare words borrow from
+the words they resemble.  The n-gram table follows from the vocabulary, which the task
+hands over (:meth:`set_vocabulary`) and the checkpoint keeps.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.data.paths import expand_data_path
+from seqkit.features.subword import shared_ngram_table
 from seqkit.masking import padding_mask
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,7 @@ class TokenEmbedding(nn.Module):
     def __init__(
         self, input_size: int = 0, embedding_dim: int = 128, dropout: float = 0.0,
         pretrained: str | None = None, freeze: bool = False, word_dropout: float = 0.0,
+        char_ngrams: list[int] | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
@@ -41,6 +49,8 @@ class TokenEmbedding(nn.Module):
         self.word_dropout = word_dropout
         self.pretrained = pretrained
         self.freeze = freeze
+        self.char_ngrams = list(char_ngrams) if char_ngrams else []
+        self.ngram_embedding: nn.Embedding | None = None
         self.set_input_size(input_size)
 
     def set_input_size(self, input_size: int) -> None:
@@ -49,6 +59,31 @@ class TokenEmbedding(nn.Module):
         self.embedding = nn.Embedding(input_size, self.output_size) if input_size > 0 else None
         if self.embedding is not None:
             self.embedding.weight.requires_grad_(not self.freeze)
+
+    def set_vocabulary(self, vocabulary: list[str]) -> None:
+        """Build the character n-gram table of ``vocabulary`` (index = id), when ``char_ngrams`` is set."""
+        if not self.char_ngrams:
+            return
+        if len(vocabulary) != self.input_size:
+            raise ValueError(f"the vocabulary has {len(vocabulary)} words, the embedding {self.input_size} rows")
+        specials = {w for w in vocabulary if w.startswith("<") and w.endswith(">")}
+        table, counts, ngrams = shared_ngram_table(vocabulary, self.char_ngrams, skip=specials)
+        self.register_buffer("ngram_table", table, persistent=False)  # (V, K), 0 = none
+        self.register_buffer("ngram_counts", counts, persistent=False)  # (V,)
+        self.ngram_embedding = nn.Embedding(ngrams, self.output_size, padding_idx=0)
+        self.ngram_embedding.weight.requires_grad_(not self.freeze)
+
+    def _word_vectors(self, ids: Tensor) -> Tensor:
+        # ids: (B, T) -> (B, T, E)
+        vectors = self.embedding(ids)
+        if not self.char_ngrams:
+            return vectors
+        if self.ngram_embedding is None:
+            raise RuntimeError("TokenEmbedding(char_ngrams=...) needs the vocabulary: the task hands it over")
+        grams = self.ngram_table[ids].flatten(0, 1)  # (B*T, K)
+        summed = nn.functional.embedding_bag(grams, self.ngram_embedding.weight, mode="sum", padding_idx=0)
+        count = self.ngram_counts[ids].unsqueeze(-1).to(vectors.dtype)  # (B, T, 1)
+        return (vectors + summed.view_as(vectors)) / (1 + count)
 
     def load_pretrained(self, vocabulary: list[str]) -> dict:
         """Copy the vectors of ``vocabulary``'s words from the ``pretrained`` file; return the coverage."""
@@ -93,7 +128,7 @@ class TokenEmbedding(nn.Module):
         # ids: (B, T), lengths: (B,) -> (B, T, E), (B,)
         if self.embedding is None:
             raise RuntimeError("TokenEmbedding has no vocabulary size: the task sets it from the data module")
-        vectors = self.dropout(self.embedding(ids))
+        vectors = self.dropout(self._word_vectors(ids))
         keep = padding_mask(lengths, ids.shape[1])  # (B, T)
         if self.training and self.word_dropout > 0:
             keep = keep & (torch.rand(ids.shape, device=ids.device) >= self.word_dropout)

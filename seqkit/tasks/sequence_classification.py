@@ -55,6 +55,8 @@ class SequenceClassifier(SeqkitTask):
         self.vocabulary = list(vocabulary["words"]) if vocabulary else None
         self.standardizer = ChannelStandardizer(input_stats["mean"], input_stats["std"]) if input_stats else None
         bind_input_size(features, input_size)
+        if self.vocabulary and hasattr(features, "set_vocabulary"):
+            features.set_vocabulary(self.vocabulary)  # e.g. character n-gram tables
         self.features = features
         self.normalizer = normalizer
         self.augment = augment

@@ -119,3 +119,26 @@ def test_input_stats_standardize_raw_inputs_and_travel_in_the_checkpoint(tmp_pat
     restored.eval()
     with torch.no_grad():
         torch.testing.assert_close(restored(raw, lengths), model(raw, lengths))
+
+
+def test_the_vocabulary_builds_the_subword_table_again_from_a_checkpoint():
+    from seqkit.features.embedding import TokenEmbedding
+
+    torch.manual_seed(0)
+    words = ["<pad>", "<unk>", "watch", "watching", "unwatchable", "dull"]
+
+    def build():
+        return SequenceClassifier(
+            labels=["neg", "pos"], features=TokenEmbedding(embedding_dim=6, char_ngrams=[3, 4]),
+            encoder=partial(RNNEncoder, cell="lstm", hidden_size=4, num_layers=1),
+            input_size=len(words), vocabulary={"words": words},
+        ).eval()
+
+    model = build()
+    state = model.state_dict()
+    assert "features.ngram_embedding.weight" in state and not any("ngram_table" in key for key in state)
+    restored = build()
+    restored.load_state_dict(state)
+    ids, lengths = torch.tensor([[4, 2, 5], [3, 0, 0]]), torch.tensor([3, 1])
+    with torch.no_grad():
+        torch.testing.assert_close(restored(ids, lengths), model(ids, lengths))
