@@ -35,6 +35,11 @@ from seqkit.masking import padding_mask
 log = logging.getLogger(__name__)
 
 
+def _is_special(word: str) -> bool:
+    """``<pad>``, ``<unk>`` and the like: tokens, not words of the text."""
+    return word.startswith("<") and word.endswith(">")
+
+
 class TokenEmbedding(nn.Module):
     def __init__(
         self, input_size: int = 0, embedding_dim: int = 128, dropout: float = 0.0,
@@ -66,7 +71,7 @@ class TokenEmbedding(nn.Module):
             return
         if len(vocabulary) != self.input_size:
             raise ValueError(f"the vocabulary has {len(vocabulary)} words, the embedding {self.input_size} rows")
-        specials = {w for w in vocabulary if w.startswith("<") and w.endswith(">")}
+        specials = {w for w in vocabulary if _is_special(w)}
         table, counts, ngrams = shared_ngram_table(vocabulary, self.char_ngrams, skip=specials)
         self.register_buffer("ngram_table", table, persistent=False)  # (V, K), 0 = none
         self.register_buffer("ngram_counts", counts, persistent=False)  # (V,)
@@ -118,8 +123,8 @@ class TokenEmbedding(nn.Module):
         with torch.no_grad():
             for row, vector in found.items():
                 self.embedding.weight[row] = vector
-        words = len(vocabulary) - sum(1 for w in vocabulary if w.startswith("<") and w.endswith(">"))
-        covered = sum(1 for row in found if not (vocabulary[row].startswith("<") and vocabulary[row].endswith(">")))
+        words = len(vocabulary) - sum(1 for w in vocabulary if _is_special(w))
+        covered = sum(1 for row in found if not _is_special(vocabulary[row]))
         report = {"words": words, "found": covered, "coverage": covered / max(1, words), "file": str(path)}
         log.info("pretrained vectors %s: %d of %d vocabulary words found (%.1f%%)", path, covered, words, 100 * report["coverage"])
         return report
