@@ -5,6 +5,8 @@ Both take padded waveforms and return padded frames with their lengths:
 of real samples only and an utterance's features are the same alone or in a batch.
 The ``librosa`` backend gives the same output contract (and, for MFCC, the same values
 within a tolerance checked by the tests); it runs on the CPU, utterance by utterance.
+``vtlp`` (torchaudio backend only) warps the power spectra before the mel filterbank in
+training: :mod:`seqkit.features.vtlp`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torchaudio.transforms as T
 from torch import Tensor, nn
 
+from seqkit.features.vtlp import VocalTractLengthPerturbation
 from seqkit.masking import padding_mask
 
 Backend = Literal["torchaudio", "librosa"]
@@ -27,10 +30,20 @@ class SpectralFeatures(nn.Module):
 
     output_size: int
 
-    def __init__(self, sample_rate: int, win_ms: float, hop_ms: float, backend: Backend) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        win_ms: float,
+        hop_ms: float,
+        backend: Backend,
+        vtlp: VocalTractLengthPerturbation | None,
+    ) -> None:
         super().__init__()
         if backend not in ("torchaudio", "librosa"):
             raise ValueError(f"backend must be 'torchaudio' or 'librosa', got {backend!r}")
+        if vtlp is not None and backend != "torchaudio":
+            raise ValueError("vtlp needs the torchaudio backend")
+        self.vtlp = vtlp
         self.sample_rate = sample_rate
         self.win_length = int(round(sample_rate * win_ms / 1000))
         self.hop_length = int(round(sample_rate * hop_ms / 1000))
@@ -45,6 +58,10 @@ class SpectralFeatures(nn.Module):
 
     def _compute(self, waveforms: Tensor, lengths: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def _warp(self, power: Tensor) -> Tensor:
+        # power: (B, F, T) -> (B, F, T)
+        return power if self.vtlp is None else self.vtlp(power)
 
     def forward(self, waveforms: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         # waveforms: (B, S), lengths: (B,) -> features (B, T, F), frame lengths (B,)
@@ -68,8 +85,9 @@ class LogMelFilterbank(SpectralFeatures):
         win_ms: float = 25.0,
         hop_ms: float = 10.0,
         backend: Backend = "torchaudio",
+        vtlp: VocalTractLengthPerturbation | None = None,
     ) -> None:
-        super().__init__(sample_rate, win_ms, hop_ms, backend)
+        super().__init__(sample_rate, win_ms, hop_ms, backend, vtlp)
         self.n_mels = n_mels
         self.output_size = n_mels
         self.mel = T.MelSpectrogram(
@@ -85,7 +103,8 @@ class LogMelFilterbank(SpectralFeatures):
 
     def _compute(self, waveforms: Tensor, lengths: Tensor) -> Tensor:
         if self.backend == "torchaudio":
-            return torch.log(self.mel(waveforms) + _LOG_FLOOR)
+            power = self._warp(self.mel.spectrogram(waveforms))  # (B, F, T)
+            return torch.log(self.mel.mel_scale(power) + _LOG_FLOOR)
         import librosa
 
         mels = [
@@ -114,8 +133,9 @@ class MFCC(SpectralFeatures):
         win_ms: float = 25.0,
         hop_ms: float = 10.0,
         backend: Backend = "torchaudio",
+        vtlp: VocalTractLengthPerturbation | None = None,
     ) -> None:
-        super().__init__(sample_rate, win_ms, hop_ms, backend)
+        super().__init__(sample_rate, win_ms, hop_ms, backend, vtlp)
         self.n_mfcc = n_mfcc
         self.n_mels = n_mels
         self.output_size = n_mfcc
@@ -142,7 +162,7 @@ class MFCC(SpectralFeatures):
         spans = spans.clamp(min=self.n_fft).tolist()
         frames = (waveforms.shape[-1] - self.n_fft) // self.hop_length + 1
         if self.backend == "torchaudio":
-            mfccs = [self.mfcc(w[:span]) for w, span in zip(waveforms, spans)]
+            mfccs = [self._mfcc(w[:span]) for w, span in zip(waveforms, spans)]
             return torch.stack([nn.functional.pad(m, (0, frames - m.shape[-1])) for m in mfccs])
         import librosa
 
@@ -161,3 +181,9 @@ class MFCC(SpectralFeatures):
         ]
         mfccs = [np.pad(m, ((0, 0), (0, frames - m.shape[-1]))) for m in mfccs]
         return torch.from_numpy(np.stack(mfccs)).to(waveforms.device)
+
+    def _mfcc(self, waveform: Tensor) -> Tensor:
+        # (S,) -> (n_mfcc, T): torchaudio's MFCC.forward, with the warp between STFT and mel.
+        power = self._warp(self.mfcc.MelSpectrogram.spectrogram(waveform).unsqueeze(0)).squeeze(0)
+        mel_db = self.mfcc.amplitude_to_DB(self.mfcc.MelSpectrogram.mel_scale(power))
+        return (mel_db.transpose(-1, -2) @ self.mfcc.dct_mat).transpose(-1, -2)
