@@ -12,16 +12,19 @@ features (:class:`seqkit.features.spectral.MFCC`) on the batch's device.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile
+from torch import Tensor
 
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import read_manifest
 from seqkit.data.paths import expand_data_path
 from seqkit.data.sequences import SequenceDataModule, SequenceDataset, stratified_holdout
 from seqkit.data.speed_perturb import SpeedPerturbation
+from seqkit.data.tempo_perturb import TempoPerturbation
 
 FILE_NAME = re.compile(r"(?P<digit>\d)_(?P<speaker>[^_]+)_(?P<take>\d+)\.wav")
 DIGITS = [str(digit) for digit in range(10)]
@@ -72,10 +75,15 @@ def digit_recordings(manifest: str, sample_rate: int) -> list[Recording]:
 class FSDDDataset(SequenceDataset):
     """Loads one recording as float32 mono at ``sample_rate``: ``inputs`` (S,)."""
 
-    def __init__(self, recordings: list[Recording], sample_rate: int, perturb: SpeedPerturbation | None = None) -> None:
+    def __init__(
+        self,
+        recordings: list[Recording],
+        sample_rate: int,
+        perturbs: Sequence[Callable[[Tensor], Tensor]] = (),
+    ) -> None:
         self.recordings = recordings
         self.sample_rate = sample_rate
-        self.perturb = perturb
+        self.perturbs = perturbs  # applied in order to each loaded waveform
         self.lengths = [rec.samples for rec in recordings]
 
     def __len__(self) -> int:
@@ -84,8 +92,8 @@ class FSDDDataset(SequenceDataset):
     def __getitem__(self, index: int) -> dict:
         rec = self.recordings[index]
         waveform = load_audio(str(rec.path), self.sample_rate)  # (S,)
-        if self.perturb is not None:
-            waveform = self.perturb(waveform)
+        for perturb in self.perturbs:
+            waveform = perturb(waveform)
         return {"id": rec.path.stem, "inputs": waveform, "label": rec.digit}
 
 
@@ -99,6 +107,8 @@ class FSDDDataModule(SequenceDataModule):
     linked from the model's features by the CLI.  ``input_size`` is 1: one sample a step.
     ``speed_factors`` (e.g. ``[0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15]``) speed-perturbs
     training recordings, a new factor each time one is loaded: other voices for free.
+    ``tempo_factors`` (e.g. ``[0.7, 0.85, 1.0, 1.2, 1.4]``) then changes their tempo alone,
+    so that durations say less about the digit (:mod:`seqkit.data.tempo_perturb`).
     ``extra_train_manifest`` adds more training voices: a speech manifest whose transcripts
     are single digit words ("zero" .. "nine"), such as isolated digits synthesised with
     ``tools/synth_digits.py --digits 1,1 --sample-rate 8000``; every fold trains on them.
@@ -113,6 +123,7 @@ class FSDDDataModule(SequenceDataModule):
         val_fraction: float = 0.0,
         sample_rate: int = 8000,
         speed_factors: list[float] | None = None,
+        tempo_factors: list[float] | None = None,
         extra_train_manifest: str | None = None,
         batch_size: int = 32,
         num_buckets: int = 10,
@@ -123,7 +134,11 @@ class FSDDDataModule(SequenceDataModule):
         self.labels = DIGITS
         self.sample_rate = sample_rate
         self.val_fraction = val_fraction
-        self.perturb = SpeedPerturbation(speed_factors, sample_rate) if speed_factors else None
+        self.perturbs = []
+        if speed_factors:
+            self.perturbs.append(SpeedPerturbation(speed_factors, sample_rate))
+        if tempo_factors:
+            self.perturbs.append(TempoPerturbation(tempo_factors, sample_rate))
         recordings = scan_recordings(Path(expand_data_path(root)), sample_rate)
         speakers = sorted({rec.speaker for rec in recordings})
         if test_speaker not in speakers:
@@ -148,4 +163,4 @@ class FSDDDataModule(SequenceDataModule):
     def dataset(self, split: str) -> FSDDDataset:
         if not self.has_split(split):
             raise ValueError("no 'validate' split: set data.init_args.val_fraction")
-        return FSDDDataset(self._recordings[split], self.sample_rate, self.perturb if split == "fit" else None)
+        return FSDDDataset(self._recordings[split], self.sample_rate, self.perturbs if split == "fit" else ())

@@ -111,3 +111,12 @@ def test_extra_training_voices_join_every_fold_and_nothing_else(recordings: Path
     (tmp_path / "bad.jsonl").write_text(lines[0].replace('"three"', '"three four"') + "\n")
     with pytest.raises(ValueError, match=r"bad\.jsonl:1 \(id=s0\): expected one digit word"):
         FSDDDataModule(test_speaker="bob", root=str(recordings), extra_train_manifest=str(tmp_path / "bad.jsonl"))
+
+
+def test_speed_then_tempo_perturb_training_recordings_only(recordings: Path) -> None:
+    data = FSDDDataModule(test_speaker="cid", root=str(recordings), speed_factors=[1.25], tempo_factors=[0.5])
+    fit, test = data.dataset("fit"), data.dataset("test")
+    for i in range(3):
+        # 1.25x faster, then half the tempo: 1.6x the samples; the test speaker's are untouched
+        assert fit[i]["inputs"].numel() == pytest.approx(1.6 * fit.lengths[i], rel=0.02)
+        assert test[i]["inputs"].numel() == test.lengths[i]
