@@ -3,11 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-# Chromium for the report's headless-browser test (tests/commands/test_report.py skips without it).
-# Debian's package, as root only; a failure here never fails the setup.
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
-    >/dev/null 2>&1 || echo "setup_env: chromium not installed (apt-get failed); the browser test will skip" >&2
+# Debian packages, as root only; a failure here never fails the setup (their tests skip):
+# Chromium for the report's headless-browser test (tests/commands/test_report.py), Flite for
+# tools/flite_digits.py (real-voice training digits for FSDD).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v flite >/dev/null 2>&1 || missing+=(flite)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >/dev/null 2>&1 || echo "setup_env: ${missing[*]} not installed (apt-get failed); their tests will skip" >&2
 fi
 stamp=.venv/.seqkit-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
