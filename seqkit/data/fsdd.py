@@ -109,9 +109,10 @@ class FSDDDataModule(SequenceDataModule):
     training recordings, a new factor each time one is loaded: other voices for free.
     ``tempo_factors`` (e.g. ``[0.7, 0.85, 1.0, 1.2, 1.4]``) then changes their tempo alone,
     so that durations say less about the digit (:mod:`seqkit.data.tempo_perturb`).
-    ``extra_train_manifest`` adds more training voices: a speech manifest whose transcripts
-    are single digit words ("zero" .. "nine"), such as isolated digits synthesised with
-    ``tools/synth_digits.py --digits 1,1 --sample-rate 8000``; every fold trains on them.
+    ``extra_train_manifest`` adds more training voices: a speech manifest (or a list of
+    them) whose transcripts are single digit words ("zero" .. "nine"), such as isolated
+    digits synthesised with ``tools/synth_digits.py --digits 1,1 --sample-rate 8000`` or
+    ``tools/flite_digits.py``; every fold trains on them.
     """
 
     input_size = 1
@@ -124,7 +125,7 @@ class FSDDDataModule(SequenceDataModule):
         sample_rate: int = 8000,
         speed_factors: list[float] | None = None,
         tempo_factors: list[float] | None = None,
-        extra_train_manifest: str | None = None,
+        extra_train_manifest: list[str] | str | None = None,
         batch_size: int = 32,
         num_buckets: int = 10,
         num_workers: int = 0,
@@ -149,7 +150,9 @@ class FSDDDataModule(SequenceDataModule):
         self.train_speakers = [s for s in speakers if s != test_speaker]
         train = [rec for rec in recordings if rec.speaker != test_speaker]
         fit, held = stratified_holdout([(rec.speaker, rec.digit) for rec in train], val_fraction, seed)
-        extra = digit_recordings(expand_data_path(extra_train_manifest), sample_rate) if extra_train_manifest else []
+        if isinstance(extra_train_manifest, str):
+            extra_train_manifest = [extra_train_manifest]
+        extra = [rec for m in extra_train_manifest or [] for rec in digit_recordings(expand_data_path(m), sample_rate)]
         self._recordings = {
             "fit": [train[i] for i in fit] + extra,
             "validate": [train[i] for i in held],

@@ -108,6 +108,8 @@ def test_extra_training_voices_join_every_fold_and_nothing_else(recordings: Path
     fit = data.dataset("fit")
     assert len(fit) == 62 and [(r.digit, r.speaker) for r in fit.recordings[-2:]] == [(3, "voice"), (0, "voice")]
     assert {rec.speaker for rec in data.dataset("test").recordings} == {"bob"}
+    two = FSDDDataModule(test_speaker="bob", root=str(recordings), extra_train_manifest=[str(tmp_path / "extra.jsonl")] * 2)
+    assert len(two.dataset("fit")) == 64  # a list of manifests adds them all
     (tmp_path / "bad.jsonl").write_text(lines[0].replace('"three"', '"three four"') + "\n")
     with pytest.raises(ValueError, match=r"bad\.jsonl:1 \(id=s0\): expected one digit word"):
         FSDDDataModule(test_speaker="bob", root=str(recordings), extra_train_manifest=str(tmp_path / "bad.jsonl"))
