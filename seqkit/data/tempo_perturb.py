@@ -1,9 +1,9 @@
 """Tempo perturbation: a recording spoken faster or slower, at the same pitch and formants.
 
 Speed perturbation (:mod:`seqkit.data.speed_perturb`) changes tempo, pitch and formants by
-one factor, so a voice's speaking rate stays tied to its timbre.  With a few training
-voices a classifier can learn their durations (one speaker's slow "two" lasts as long as
-another's "zero"); stretching time alone breaks that tie.  The phase vocoder
+one factor, so a voice's speaking rate stays tied to its timbre; stretching time alone
+varies the rate by itself.  On FSDD it was measured on two folds only (recipes/classification
+README): duration turned out to be at most a small cue there.  The phase vocoder
 (``librosa.effects.time_stretch``) runs with a ~32 ms window, a speech-sized one.
 """
 
