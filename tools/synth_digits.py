@@ -209,7 +209,10 @@ def build_corpus(
     speakers = available_speakers(data_dir)
     if not speakers:
         raise EspeakUnavailable(f"no English voices found under {data_dir}")
-    train_speakers, test_speakers = split_speakers(speakers, settings.seed, settings.test_speaker_fraction)
+    if settings.test:
+        train_speakers, test_speakers = split_speakers(speakers, settings.seed, settings.test_speaker_fraction)
+    else:  # no test split: nothing to hold out, every voice trains
+        train_speakers, test_speakers = sorted(speakers), []
     split_speakers_of = {"train": train_speakers, "dev": train_speakers, "test": test_speakers}
 
     probe = EspeakSynth(lib_path, data_dir)  # also the early, clear failure if eSpeak is missing

@@ -110,3 +110,15 @@ def test_isolated_digits_at_8k(tool: ModuleType, tmp_path: Path) -> None:
     for record in (r for records in manifests.values() for r in records):
         assert record["text"] in DIGIT_WORDS
         assert sf.info(tmp_path / record["audio"]).samplerate == 8000
+
+
+def test_without_a_test_split_every_voice_trains(tool: ModuleType, tmp_path: Path) -> None:
+    held_out = _speakers(tool, tmp_path / "a", test=4)
+    all_train = _speakers(tool, tmp_path / "b", test=0)
+    assert held_out["test"] and not all_train["test"]
+    assert sorted(all_train["train"]) == sorted(held_out["train"] + held_out["test"])
+
+
+def _speakers(tool: ModuleType, out: Path, test: int) -> dict:
+    assert tool.main(["--out", str(out), "--train", "2", "--dev", "0", "--test", str(test), "--quiet"]) == 0
+    return json.loads((out / "settings.json").read_text())["speakers"]
