@@ -65,7 +65,10 @@ def test_fit_test_predict(tmp_path: Path) -> None:
 
     # Evaluate from the run's own config and checkpoint: the model is rebuilt from the checkpoint.
     evaluate = ["--config", str(run_dir / "config.yaml"), "--ckpt_path", str(last), "--trainer.enable_progress_bar", "false"]
-    out = run([*SEQKIT, "test", *evaluate], cwd=tmp_path).stdout
+    tested_run = run([*SEQKIT, "test", *evaluate], cwd=tmp_path)
+    out = tested_run.stdout
+    assert "dirpath has changed" not in tested_run.stderr  # evaluating adds no checkpoint callback
+    assert not (run_dir / "test" / "checkpoints").exists()
     report = json.loads((run_dir / "test" / "accuracy_report.json").read_text())
     assert report["classes"] == ["up", "down"]
     assert report["totals"]["examples"] == 40

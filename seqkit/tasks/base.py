@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
 from seqkit.callbacks.progress import TimedProgressBar
@@ -121,11 +122,14 @@ class SeqkitTask(ResumableRandomness, StepGuard):
         Since Lightning 2.6, ``save_last`` only writes when a top-k checkpoint is saved, so
         "last" would be the best; a second callback keeps the last epoch's weights instead.
         """
-        callbacks = [RunCheckpoint(filename="last", enable_version_counter=False)]
-        if has_validation:
-            callbacks.append(
-                RunCheckpoint(monitor=monitor, mode=mode, filename=f"best-{{epoch}}-{{{monitor}:.4f}}", auto_insert_metric_name=False)
-            )
+        callbacks = []
+        # Only fit saves.  While evaluating, a checkpoint callback would get its state back
+        # from the checkpoint and warn that its dirpath (now RUN/test/checkpoints) changed.
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            callbacks.append(RunCheckpoint(filename="last", enable_version_counter=False))
+            if has_validation:
+                callbacks.append(RunCheckpoint(monitor=monitor, mode=mode, filename=f"best-{{epoch}}-{{{monitor}:.4f}}",
+                                               auto_insert_metric_name=False))
         if self.trainer.loggers:
             # run_info.json: device, precision, versions, wall time and throughput, for `seqkit report`.
             callbacks += [LearningRateMonitor(logging_interval="step"), RunInfo()]
