@@ -94,7 +94,7 @@ class FSDDDataset(SequenceDataset):
         waveform = load_audio(str(rec.path), self.sample_rate)  # (S,)
         for perturb in self.perturbs:
             waveform = perturb(waveform)
-        return {"id": rec.path.stem, "inputs": waveform, "label": rec.digit}
+        return {"id": rec.path.stem, "inputs": waveform, "label": rec.digit, "speaker": rec.speaker}
 
 
 class FSDDDataModule(SequenceDataModule):
@@ -167,3 +167,8 @@ class FSDDDataModule(SequenceDataModule):
         if not self.has_split(split):
             raise ValueError("no 'validate' split: set data.init_args.val_fraction")
         return FSDDDataset(self._recordings[split], self.sample_rate, self.perturbs if split == "fit" else ())
+
+    def unaugmented_dataset(self, split: str) -> FSDDDataset:
+        if not self.has_split(split):
+            raise ValueError("no 'validate' split: set data.init_args.val_fraction")
+        return FSDDDataset(self._recordings[split], self.sample_rate)

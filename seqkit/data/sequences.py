@@ -3,13 +3,14 @@
 Every classification source (UEA ``.ts`` files, ``.npy`` frame features, video, audio,
 text) yields examples as plain dicts::
 
-    {"id": str, "inputs": Tensor (T, *F), "label": int, "group": str (optional)}
+    {"id": str, "inputs": Tensor (T, *F), "label": int, "group": str (optional), "speaker": str (optional)}
 
 ``group`` names the item several examples come from (the video of a clip); video-level
-accuracy averages the clip probabilities of a group.  A batch is a plain dict::
+accuracy averages the clip probabilities of a group.  ``speaker`` names who spoke a
+recording (per-speaker normalisation needs it).  A batch is a plain dict::
 
     inputs (B, T_max, *F) zero-padded, lengths (B,) int64 on CPU, labels (B,) int64,
-    ids / groups: lists of B strings
+    ids / groups: lists of B strings, speakers: list of B strings (when the examples have them)
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ def collate_sequences(items: list[dict]) -> dict:
     inputs = first.new_zeros((len(items), int(lengths.max()), *first.shape[1:]))
     for row, item in enumerate(items):
         inputs[row, : item["inputs"].shape[0]] = item["inputs"]
-    return {
+    batch = {
         "inputs": inputs,
         "lengths": lengths,
         "labels": torch.tensor([item["label"] for item in items], dtype=torch.long),
         "ids": [item["id"] for item in items],
         "groups": [item.get("group", item["id"]) for item in items],
     }
+    if all("speaker" in item for item in items):
+        batch["speakers"] = [item["speaker"] for item in items]
+    return batch
 
 
 class SequenceDataModule(MidEpochResume, L.LightningDataModule):
@@ -73,6 +77,10 @@ class SequenceDataModule(MidEpochResume, L.LightningDataModule):
 
     def has_split(self, split: str) -> bool:
         return True
+
+    def unaugmented_dataset(self, split: str) -> SequenceDataset:
+        """The split's examples as recorded, for statistics (a module that augments overrides this)."""
+        return self._dataset(split)
 
     def _dataset(self, split: str) -> SequenceDataset:
         if split not in self._datasets:

@@ -41,6 +41,58 @@ class UtteranceCMVN(nn.Module):
         return centred / std
 
 
+class SpeakerCMVN(nn.Module):
+    """Normalise each utterance by its *speaker's* mean and variance (Kaldi's per-speaker CMVN).
+
+    On a short utterance, per-utterance CMVN also removes what the utterance's own average
+    spectrum says about its content (one word's vowels and fricatives); a speaker's
+    statistics, over all their utterances, remove the voice and the recording channel alone.
+    The statistics are not learned: before each stage the task passes that stage's data
+    through the features once (:meth:`accumulate`, unaugmented, then :meth:`finish`), so the test speakers'
+    come from their unlabelled test recordings (a transductive adaptation, like Kaldi's).
+    They are not saved in the checkpoint; a speaker without statistics is an error.
+    """
+
+    needs_speakers = True  # the task passes each example's speaker to forward
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sums: dict[str, list] = {}  # speaker -> [sum (F,), sum of squares (F,), frames], float64
+        self.stats: dict[str, tuple[Tensor, Tensor]] = {}  # speaker -> (mean (F,), std (F,))
+
+    def reset(self) -> None:
+        self._sums, self.stats = {}, {}
+
+    @torch.no_grad()
+    def accumulate(self, feats: Tensor, lengths: Tensor, speakers: list[str]) -> None:
+        """Add a batch's valid frames to their speakers' sums.  # (B, T, F), (B,)"""
+        for row, speaker in enumerate(speakers):
+            frames = feats[row, : int(lengths[row])].double()
+            sums = self._sums.setdefault(speaker, [0.0, 0.0, 0])
+            sums[0] = sums[0] + frames.sum(0)
+            sums[1] = sums[1] + (frames**2).sum(0)
+            sums[2] += frames.shape[0]
+
+    def finish(self) -> None:
+        """Turn the sums into each speaker's statistics."""
+        for speaker, (total, squares, count) in self._sums.items():
+            mean = total / max(count, 1)
+            std = (squares / max(count, 1) - mean**2).clamp(min=0).add(_EPS).sqrt()
+            self.stats[speaker] = (mean.float(), std.float())
+
+    def forward(self, feats: Tensor, lengths: Tensor, speakers: list[str] | None = None) -> Tensor:
+        if speakers is None:
+            raise ValueError("SpeakerCMVN needs each utterance's speaker: use it with SequenceClassifier and a data "
+                             "module whose examples name their speaker (e.g. FSDDDataModule)")
+        missing = sorted({s for s in speakers if s not in self.stats})
+        if missing:
+            raise KeyError(f"SpeakerCMVN has no statistics for speaker(s) {missing}: they are computed from each "
+                           "stage's data before it runs")
+        mean = torch.stack([self.stats[s][0] for s in speakers]).unsqueeze(1).to(feats)  # (B, 1, F)
+        std = torch.stack([self.stats[s][1] for s in speakers]).unsqueeze(1).to(feats)
+        return standardize(feats, lengths, mean, std)
+
+
 class GlobalCMVN(nn.Module):
     """Normalise by corpus statistics from ``tools/compute_cmvn.py``.
 

@@ -13,9 +13,13 @@ from typing import Callable
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
+from tqdm import tqdm
 
+from seqkit.data.sequences import collate_sequences
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.features.cmvn import ChannelStandardizer
 from seqkit.heads.classification import ClassificationHead
@@ -73,17 +77,64 @@ class SequenceClassifier(SeqkitTask):
                 self.metrics[f"{stage}_top5_acc"] = MulticlassAccuracy(classes, top_k=5, average="micro")
 
     # ---- model ----------------------------------------------------------------------
-    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
-        # inputs: (B, T, *F), lengths: (B,) -> logits (B, C) fp32
-        if self.standardizer is not None:
-            inputs = self.standardizer(inputs, lengths)  # (B, T, C)
-        feats, frames = self.features(inputs, lengths)  # (B, T', F')
-        if self.normalizer is not None:
+    def forward(self, inputs: Tensor, lengths: Tensor, speakers: list[str] | None = None) -> Tensor:
+        # inputs: (B, T, *F), lengths: (B,) -> logits (B, C) fp32; speakers: B names, for SpeakerCMVN
+        feats, frames = self._features(inputs, lengths)  # (B, T', F')
+        if self._normalizes_by_speaker():
+            feats = self.normalizer(feats, frames, speakers)
+        elif self.normalizer is not None:
             feats = self.normalizer(feats, frames)
         if self.augment is not None:
             feats = self.augment(feats, frames)
         encoded, out_lengths = self.encoder(feats, frames)  # (B, T'', D)
         return self.head(encoded, out_lengths)
+
+    def _features(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        if self.standardizer is not None:
+            inputs = self.standardizer(inputs, lengths)  # (B, T, C)
+        return self.features(inputs, lengths)  # (B, T', F'), (B,)
+
+    # ---- per-speaker statistics -------------------------------------------------------
+    def _normalizes_by_speaker(self) -> bool:
+        return getattr(self.normalizer, "needs_speakers", False)
+
+    @torch.no_grad()
+    def _speaker_statistics(self, splits: list[str]) -> None:
+        """Pass ``splits`` through the features once, unaugmented, for the normalizer's statistics."""
+        if not self._normalizes_by_speaker():
+            return
+        datamodule = self.trainer.datamodule
+        if not hasattr(datamodule, "unaugmented_dataset"):
+            raise TypeError(f"{type(self.normalizer).__name__} needs a SequenceDataModule whose examples name their speaker")
+        self.normalizer.reset()
+        was_training = self.training
+        self.eval()  # no feature-level augmentation (VTLP)
+        for split in splits:
+            # Its own generator: the pass must not move the global RNG that training draws from.
+            loader = DataLoader(datamodule.unaugmented_dataset(split), batch_size=32, collate_fn=collate_sequences,
+                                num_workers=datamodule.num_workers, generator=torch.Generator())
+            for batch in tqdm(loader, desc=f"speaker statistics ({split})", leave=False, disable=self.global_rank != 0):
+                if "speakers" not in batch:
+                    raise ValueError(f"{type(datamodule).__name__}'s {split} examples name no speaker: "
+                                     f"{type(self.normalizer).__name__} needs them")
+                feats, frames = self._features(batch["inputs"].to(self.device), batch["lengths"].to(self.device))
+                self.normalizer.accumulate(feats, frames, batch["speakers"])
+        self.normalizer.finish()
+        self.train(was_training)
+
+    def on_fit_start(self) -> None:
+        has_validation = self.trainer.datamodule.has_split("validate") if self._normalizes_by_speaker() else False
+        self._speaker_statistics(["fit", "validate"] if has_validation else ["fit"])
+
+    def on_validation_start(self) -> None:
+        if self.trainer.state.fn == TrainerFn.VALIDATING:  # fit's validation has its statistics from on_fit_start
+            self._speaker_statistics(["validate"])
+
+    def on_test_start(self) -> None:
+        self._speaker_statistics(["test"])
+
+    def on_predict_start(self) -> None:
+        self._speaker_statistics(["predict"])
 
     # ---- steps ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -95,7 +146,7 @@ class SequenceClassifier(SeqkitTask):
                       f"({coverage['coverage']:.1%}) in {coverage['file']}")
 
     def train_loss(self, batch: dict) -> Tensor:
-        logits = self(batch["inputs"], batch["lengths"])
+        logits = self(batch["inputs"], batch["lengths"], batch.get("speakers"))
         loss = self.head.loss(logits, batch["labels"])
         batch_size = len(batch["ids"])
         # One self.log a step: each call costs ~1 ms of host time.  Examples seen are counted
@@ -104,7 +155,7 @@ class SequenceClassifier(SeqkitTask):
         return loss
 
     def _evaluate(self, batch: dict, stage: str) -> Tensor:
-        logits = self(batch["inputs"], batch["lengths"])
+        logits = self(batch["inputs"], batch["lengths"], batch.get("speakers"))
         loss = self.head.loss(logits, batch["labels"])
         batch_size = len(batch["ids"])
         self.log(f"{stage}_loss", loss, batch_size=batch_size, sync_dist=True)
@@ -126,7 +177,7 @@ class SequenceClassifier(SeqkitTask):
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         """Top-5 labels with probabilities; also written to ``predictions.jsonl`` in the run directory."""
-        probs = self(batch["inputs"], batch["lengths"]).softmax(-1).cpu()
+        probs = self(batch["inputs"], batch["lengths"], batch.get("speakers")).softmax(-1).cpu()
         top = probs.topk(min(5, probs.shape[-1]), dim=-1)
         records = [
             {

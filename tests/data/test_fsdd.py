@@ -122,3 +122,16 @@ def test_speed_then_tempo_perturb_training_recordings_only(recordings: Path) -> 
         # 1.25x faster, then half the tempo: 1.6x the samples; the test speaker's are untouched
         assert fit[i]["inputs"].numel() == pytest.approx(1.6 * fit.lengths[i], rel=0.02)
         assert test[i]["inputs"].numel() == test.lengths[i]
+
+
+def test_examples_name_their_speaker_and_unaugmented_data_is_as_recorded(recordings: Path) -> None:
+    from seqkit.data.sequences import collate_sequences
+
+    data = FSDDDataModule(test_speaker="cid", root=str(recordings), speed_factors=[1.25])
+    fit, clean = data.dataset("fit"), data.unaugmented_dataset("fit")
+    batch = collate_sequences([fit[0], fit[40]])
+    assert batch["speakers"] == [speaker(fit[0]["id"]), speaker(fit[40]["id"])] == ["ann", "bob"]
+    assert fit[0]["inputs"].numel() != fit.lengths[0]  # speed-perturbed
+    assert clean[0]["inputs"].numel() == clean.lengths[0] and clean[0]["id"] == fit[0]["id"]
+    with pytest.raises(ValueError, match="no 'validate' split"):
+        data.unaugmented_dataset("validate")

@@ -1,4 +1,4 @@
-"""Utterance and global CMVN over valid frames; global statistics travel in the state_dict."""
+"""Utterance, speaker and global CMVN over valid frames; global statistics travel in the state_dict."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqkit.features.cmvn import GlobalCMVN, UtteranceCMVN
+from seqkit.features.cmvn import GlobalCMVN, SpeakerCMVN, UtteranceCMVN
 
 
 def _padded(lengths: list[int], dim: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,3 +137,39 @@ def test_channel_standardizer_uses_the_given_statistics_and_zeroes_padding() -> 
         standardize(torch.zeros(1, 2, 3), torch.tensor([2]))
     with pytest.raises(ValueError, match="one value per channel"):
         ChannelStandardizer([1.0], [1.0, 2.0])
+
+
+def test_speaker_cmvn_uses_each_speakers_frames_over_all_their_utterances() -> None:
+    feats, lengths = _padded([5, 3, 7, 4])
+    speakers = ["a", "b", "a", "b"]
+    norm = SpeakerCMVN()
+    norm.accumulate(feats[:2], lengths[:2], speakers[:2])  # statistics may come in several batches
+    norm.accumulate(feats[2:], lengths[2:], speakers[2:])
+    norm.finish()
+    for speaker, rows in (("a", [0, 2]), ("b", [1, 3])):
+        frames = torch.cat([feats[r, : lengths[r]] for r in rows]).double()  # valid frames only
+        mean, std = norm.stats[speaker]
+        assert torch.allclose(mean.double(), frames.mean(0), atol=1e-4)
+        assert torch.allclose(std.double(), frames.std(0, unbiased=False), rtol=1e-4)
+    out = norm(feats, lengths, speakers)
+    for speaker, rows in (("a", [0, 2]), ("b", [1, 3])):
+        normalized = torch.cat([out[r, : lengths[r]] for r in rows])
+        assert torch.allclose(normalized.mean(0), torch.zeros(4), atol=1e-4)  # zero mean, unit variance per speaker,
+        assert torch.allclose(normalized.std(0, unbiased=False), torch.ones(4), atol=1e-3)
+        assert not torch.allclose(out[rows[0], : lengths[rows[0]]].mean(0), torch.zeros(4), atol=0.1)  # not per utterance
+    for b, n in enumerate(lengths.tolist()):
+        assert out[b, n:].abs().sum() == 0
+
+
+def test_speaker_cmvn_needs_speakers_with_statistics() -> None:
+    feats, lengths = _padded([3, 2])
+    norm = SpeakerCMVN()
+    norm.accumulate(feats, lengths, ["a", "a"])
+    norm.finish()
+    with pytest.raises(KeyError, match=r"\['z'\]"):
+        norm(feats, lengths, ["a", "z"])
+    with pytest.raises(ValueError, match="needs each utterance's speaker"):
+        norm(feats, lengths)
+    norm.reset()
+    with pytest.raises(KeyError, match="no statistics"):
+        norm(feats, lengths, ["a", "a"])

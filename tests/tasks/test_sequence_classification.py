@@ -142,3 +142,62 @@ def test_the_vocabulary_builds_the_subword_table_again_from_a_checkpoint():
     ids, lengths = torch.tensor([[4, 2, 5], [3, 0, 0]]), torch.tensor([3, 1])
     with torch.no_grad():
         torch.testing.assert_close(restored(ids, lengths), model(ids, lengths))
+
+
+class _Levels(SequenceDataset):
+    """A level above or below the speaker's own (a large per-speaker offset, like a channel)."""
+
+    def __init__(self, offsets: dict[str, float], per_speaker: int, seed: int):
+        generator = torch.Generator().manual_seed(seed)
+        self.items, self.lengths = [], []
+        for speaker, offset in offsets.items():
+            for index in range(per_speaker):
+                label = index % 2
+                length = int(torch.randint(6, 20, (1,), generator=generator))
+                level = offset + (1.0 if label == 0 else -1.0)
+                steps = level + 0.2 * torch.randn(length, 1, generator=generator)
+                self.items.append({"id": f"{speaker}-{index}", "inputs": steps, "label": label, "speaker": speaker})
+                self.lengths.append(length)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+class _LevelData(SequenceDataModule):
+    labels = ["high", "low"]
+    input_size = 1
+
+    def dataset(self, split):
+        if split == "test":  # new speakers, with offsets far outside the training ones
+            return _Levels({"new1": 9.0, "new2": -7.0}, 20, seed=2)
+        return _Levels({"a": -2.0, "b": 0.5, "c": 3.0}, 30 if split == "fit" else 10, seed={"fit": 0, "validate": 1}[split])
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("normalizer, accuracy", [("speaker", (0.95, 1.0)), ("utterance", (0.0, 0.75))])
+def test_speaker_cmvn_takes_statistics_from_each_stages_speakers(normalizer, accuracy, tmp_path):
+    from seqkit.features.cmvn import SpeakerCMVN, UtteranceCMVN
+
+    L.seed_everything(0)
+    norm = SpeakerCMVN() if normalizer == "speaker" else UtteranceCMVN()
+    model = SequenceClassifier(
+        labels=_LevelData.labels,
+        features=PrecomputedFeatures(input_size=1),
+        normalizer=norm,
+        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=1),
+        optimizer=partial(torch.optim.AdamW, lr=0.02),
+        warmup_steps=5,
+    )
+    trainer = L.Trainer(max_epochs=8, default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
+    trainer.fit(model, _LevelData(batch_size=16))
+    if normalizer == "speaker":
+        assert sorted(norm.stats) == ["a", "b", "c"]  # fit's and validation's speakers
+    [result] = trainer.test(model, _LevelData(batch_size=16))
+    # Per utterance, the level is gone (chance); per speaker it is what tells the classes apart.
+    assert accuracy[0] <= result["test_acc"] <= accuracy[1], result
+    if normalizer == "speaker":
+        assert sorted(norm.stats) == ["new1", "new2"]
+        assert norm.stats["new1"][0].item() == pytest.approx(9.0, abs=0.1)
