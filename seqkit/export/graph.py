@@ -60,6 +60,9 @@ class ExportGraph(nn.Module):
         name = type(task).__name__
         if name not in ("SpeechToText", "SequenceClassifier"):
             raise NotExportableError(f"{name} cannot be exported: only SpeechToText and SequenceClassifier tasks can")
+        if getattr(task.normalizer, "needs_speakers", False):
+            raise NotExportableError(f"{type(task.normalizer).__name__} cannot be exported: its statistics are "
+                                     "computed per speaker from the data of each run, not kept in the checkpoint")
         self.is_ctc = name == "SpeechToText"
         self.features = _features_for_export(task.features)
         self.takes_frames = isinstance(self.features, (FrameCNN, FrameDifference))

@@ -103,6 +103,22 @@ def test_a_speech_checkpoint_is_refused(capsys, digits_corpus: Path, tmp_path: P
     assert code == 2 and "not a sequence classifier" in err
 
 
+def test_a_checkpoint_that_normalises_by_speaker_is_refused(capsys, tmp_path: Path) -> None:
+    import torch
+    from lightning.pytorch.cli import instantiate_module
+
+    from seqkit.tasks.sequence_classification import SequenceClassifier
+
+    config = {"_class_path": "seqkit.tasks.sequence_classification.SequenceClassifier", "labels": ["a", "b"],
+              "features": {"class_path": "seqkit.features.spectral.MFCC", "init_args": {"sample_rate": 8000}},
+              "normalizer": {"class_path": "seqkit.features.cmvn.SpeakerCMVN"},
+              "encoder": {"class_path": "seqkit.encoders.rnn.RNNEncoder", "init_args": {"hidden_size": 4, "num_layers": 1}}}
+    task = instantiate_module(SequenceClassifier, config)
+    torch.save({"hyper_parameters": config, "state_dict": task.state_dict()}, tmp_path / "speaker.ckpt")
+    code, _, err = run(capsys, "--ckpt", str(tmp_path / "speaker.ckpt"), str(tmp_path / "x.wav"))
+    assert code == 2 and "normalises by speaker (SpeakerCMVN)" in err
+
+
 def test_several_checkpoints_average_their_probabilities(capsys, ramps: tuple[Path, Path], tones: tuple[Path, Path],
                                                          tmp_path: Path) -> None:
     ckpt, test = ramps

@@ -156,6 +156,12 @@ def test_bad_checkpoints_give_a_clear_error(tmp_path: Path, capsys) -> None:
     torch.save({"hyper_parameters": lm, "state_dict": task.state_dict()}, path)
     assert export_main(["--ckpt", str(path), "--format", "torchscript"]) == 2
     assert "CharLanguageModel cannot be exported: only SpeechToText and SequenceClassifier" in capsys.readouterr().err
+    per_speaker = classifier({"class_path": "seqkit.features.spectral.MFCC", "init_args": {"sample_rate": 8000}}, "gru", "mean")
+    per_speaker["normalizer"] = {"class_path": "seqkit.features.cmvn.SpeakerCMVN"}
+    task = instantiate_module(_import(per_speaker["_class_path"]), per_speaker)
+    torch.save({"hyper_parameters": per_speaker, "state_dict": task.state_dict()}, path)
+    assert export_main(["--ckpt", str(path), "--format", "torchscript"]) == 2
+    assert "SpeakerCMVN cannot be exported: its statistics are computed per speaker" in capsys.readouterr().err
 
 
 def test_onnx_without_the_export_extra_names_the_missing_packages(checkpoints, tmp_path: Path, monkeypatch, capsys) -> None:
