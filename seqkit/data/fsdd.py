@@ -164,11 +164,12 @@ class FSDDDataModule(SequenceDataModule):
         return split != "validate" or self.val_fraction > 0
 
     def dataset(self, split: str) -> FSDDDataset:
-        if not self.has_split(split):
-            raise ValueError("no 'validate' split: set data.init_args.val_fraction")
-        return FSDDDataset(self._recordings[split], self.sample_rate, self.perturbs if split == "fit" else ())
+        return self._split_dataset(split, self.perturbs if split == "fit" else ())
 
     def unaugmented_dataset(self, split: str) -> FSDDDataset:
+        return self._split_dataset(split, ())
+
+    def _split_dataset(self, split: str, perturbs: Sequence[Callable[[Tensor], Tensor]]) -> FSDDDataset:
         if not self.has_split(split):
             raise ValueError("no 'validate' split: set data.init_args.val_fraction")
-        return FSDDDataset(self._recordings[split], self.sample_rate)
+        return FSDDDataset(self._recordings[split], self.sample_rate, perturbs)
