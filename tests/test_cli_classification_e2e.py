@@ -100,3 +100,9 @@ def test_fit_test_predict(tmp_path: Path) -> None:
     assert len(predictions) == 40
     assert all(set(p["labels"]) == {"up", "down"} and abs(sum(p["probs"]) - 1) < 1e-4 for p in predictions)
     assert json.loads((run_dir / "predict" / "run_info.json").read_text())["predict_examples"] == 40
+
+    # Another fit can start its encoder from this run's checkpoint (plain data, as fit writes it).
+    started = run([*SEQKIT, "fit", "--config", str(run_dir / "config.yaml"), "--trainer.max_epochs", "1",
+                   "--trainer.default_root_dir", str(tmp_path / "runs_init"), "--model.init_args.encoder_init", str(last)],
+                  cwd=tmp_path)
+    assert f"encoder: 16 weight tensors from {last}" in started.stdout

@@ -8,6 +8,7 @@ embeddings).  The class names and the per-step input size come from the data mod
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -20,11 +21,14 @@ from torchmetrics.classification import MulticlassAccuracy
 from tqdm import tqdm
 
 from seqkit.data.sequences import collate_sequences
+from seqkit.encoders.pretrained import config_differences, copy_encoder_weights, read_checkpoint
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.features.cmvn import ChannelStandardizer
 from seqkit.heads.classification import ClassificationHead
 from seqkit.tasks.base import SeqkitTask, bind_input_size
 from seqkit.tasks.optim import Decay
+
+log = logging.getLogger(__name__)
 
 
 class SequenceClassifier(SeqkitTask):
@@ -43,6 +47,7 @@ class SequenceClassifier(SeqkitTask):
         max_skipped_steps: int = 10,
         vocabulary: dict | None = None,
         input_stats: dict | None = None,
+        encoder_init: str | None = None,
     ) -> None:
         """``labels`` (class names, index = label id) and ``input_size`` (per-step feature
         size, vocabulary size or image channels, for features that size themselves) come
@@ -50,7 +55,9 @@ class SequenceClassifier(SeqkitTask):
         ``vocabulary`` (``{"words": [...]}``, index = id): it is kept in the checkpoint, and
         features with pretrained vectors (``TokenEmbedding(pretrained=...)``) load theirs for it.
         ``input_stats`` (``{"mean": [...], "std": [...]}`` per input channel, from a series data
-        module) standardizes the raw inputs before the features, so deployed models take raw data."""
+        module) standardizes the raw inputs before the features, so deployed models take raw data.
+        ``encoder_init``: a ``seqkit fit`` checkpoint of any task (e.g. speech-to-text on many
+        voices) whose encoder weights this encoder starts from when fitting; the shapes must match."""
         super().__init__(optimizer, warmup_steps, lr_decay, max_skipped_steps)
         if len(labels) < 2:
             raise ValueError(f"a classifier needs at least 2 classes, the data has {len(labels)}: {labels}")
@@ -139,11 +146,24 @@ class SequenceClassifier(SeqkitTask):
     # ---- steps ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         # Before the optimizer exists; a resumed run's checkpoint then overwrites these weights.
+        if stage == "fit" and self.hparams.encoder_init:
+            self._init_encoder(self.hparams.encoder_init)
         if stage == "fit" and self.vocabulary and hasattr(self.features, "load_pretrained"):
             coverage = self.features.load_pretrained(self.vocabulary)
             if coverage:
                 print(f"pretrained vectors: {coverage['found']} of {coverage['words']} vocabulary words found "
                       f"({coverage['coverage']:.1%}) in {coverage['file']}")
+
+    def _init_encoder(self, path: str) -> None:
+        checkpoint = read_checkpoint(path)
+        count = copy_encoder_weights(self.encoder, checkpoint, path)
+        ours, theirs = self.hparams.get("features"), checkpoint.get("hyper_parameters", {}).get("features")
+        if isinstance(ours, dict) and isinstance(theirs, dict):  # configs, as the CLI saves them
+            differences = config_differences(ours, theirs)
+            if differences:  # e.g. VTLP on one side only is fine; another sample rate is not
+                log.warning("features differ from those %s's encoder was trained on (ours vs theirs): %s",
+                            path, "; ".join(differences))
+        print(f"encoder: {count} weight tensors from {path}")
 
     def train_loss(self, batch: dict) -> Tensor:
         logits = self(batch["inputs"], batch["lengths"], batch.get("speakers"))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from seqkit.data.sequences import SequenceDataModule, SequenceDataset
+from seqkit.encoders.pretrained import EncoderInitError
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.heads.classification import ClassificationHead
@@ -44,14 +45,15 @@ class _SlopeData(SequenceDataModule):
         return _Slopes(150 if split == "fit" else 60, seed={"fit": 0, "validate": 1, "test": 2}[split])
 
 
-def _model(pooling="mean", bidirectional=True):
+def _model(pooling="mean", bidirectional=True, hidden_size=16, encoder_init=None):
     return SequenceClassifier(
         labels=_SlopeData.labels,
         features=PrecomputedFeatures(input_size=1),
-        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=1, bidirectional=bidirectional),
+        encoder=partial(RNNEncoder, cell="gru", hidden_size=hidden_size, num_layers=1, bidirectional=bidirectional),
         head=partial(ClassificationHead, pooling=pooling),
         optimizer=partial(torch.optim.AdamW, lr=0.02),
         warmup_steps=5,
+        encoder_init=encoder_init,
     )
 
 
@@ -201,3 +203,31 @@ def test_speaker_cmvn_takes_statistics_from_each_stages_speakers(normalizer, acc
     if normalizer == "speaker":
         assert sorted(norm.stats) == ["new1", "new2"]
         assert norm.stats["new1"][0].item() == pytest.approx(9.0, abs=0.1)
+
+
+class _FirstWeights(L.Callback):
+    def on_train_start(self, trainer, module):
+        self.state = {key: value.clone() for key, value in module.state_dict().items()}
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_fit_starts_the_encoder_from_another_models_checkpoint(tmp_path):
+    L.seed_everything(0)
+    source = _model()
+    trainer = L.Trainer(max_epochs=2, default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
+    trainer.fit(source, _SlopeData(batch_size=16))
+    # Tensors and plain data, as `seqkit fit` writes (these test models' hparams are modules).
+    torch.save({"state_dict": source.state_dict(), "hyper_parameters": {}}, tmp_path / "source.ckpt")
+    target, first = _model(encoder_init=str(tmp_path / "source.ckpt")), _FirstWeights()
+    trainer = L.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                        callbacks=[first], enable_checkpointing=False)
+    trainer.fit(target, _SlopeData(batch_size=16))
+    for key, value in source.state_dict().items():
+        if key.startswith("encoder."):
+            assert torch.equal(first.state[key], value), key
+    assert not torch.equal(first.state["head.proj.weight"], source.state_dict()["head.proj.weight"])  # its own head
+
+    narrower = _model(hidden_size=8, encoder_init=str(tmp_path / "source.ckpt"))
+    trainer = L.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
+    with pytest.raises(EncoderInitError, match="source.ckpt: its encoder does not fit"):
+        trainer.fit(narrower, _SlopeData(batch_size=16))
