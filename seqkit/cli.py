@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -87,6 +88,11 @@ class SeqkitCLI(LightningCLI):
             self.config[key] = decoder
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
+        if self.subcommand != "fit":
+            # Evaluation adds no checkpoint callbacks on purpose (SeqkitTask.configure_callbacks):
+            # their state in the checkpoint only matters to resume a fit, so Lightning's advice
+            # to add them back is noise here.
+            warnings.filterwarnings("ignore", message=r"Be aware that when using `ckpt_path`, callbacks used to create")
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
             root, version = run_directory(

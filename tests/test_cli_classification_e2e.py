@@ -68,6 +68,7 @@ def test_fit_test_predict(tmp_path: Path) -> None:
     tested_run = run([*SEQKIT, "test", *evaluate], cwd=tmp_path)
     out = tested_run.stdout
     assert "dirpath has changed" not in tested_run.stderr  # evaluating adds no checkpoint callback
+    assert "callbacks used to create the checkpoint" not in tested_run.stderr  # nor asks for them
     assert not (run_dir / "test" / "checkpoints").exists()
     report = json.loads((run_dir / "test" / "accuracy_report.json").read_text())
     assert report["classes"] == ["up", "down"]
