@@ -130,6 +130,9 @@ class SequenceClassifier(SeqkitTask):
         self.train(was_training)
 
     def on_fit_start(self) -> None:
+        # After a resumed run's weights are restored (trainer.ckpt_path set): they must win.
+        if self.hparams.encoder_init and self.trainer.ckpt_path is None:
+            self._init_encoder(self.hparams.encoder_init)
         has_validation = self.trainer.datamodule.has_split("validate") if self._normalizes_by_speaker() else False
         self._speaker_statistics(["fit", "validate"] if has_validation else ["fit"])
 
@@ -146,8 +149,6 @@ class SequenceClassifier(SeqkitTask):
     # ---- steps ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         # Before the optimizer exists; a resumed run's checkpoint then overwrites these weights.
-        if stage == "fit" and self.hparams.encoder_init:
-            self._init_encoder(self.hparams.encoder_init)
         if stage == "fit" and self.vocabulary and hasattr(self.features, "load_pretrained"):
             coverage = self.features.load_pretrained(self.vocabulary)
             if coverage:

@@ -227,6 +227,16 @@ def test_fit_starts_the_encoder_from_another_models_checkpoint(tmp_path):
             assert torch.equal(first.state[key], value), key
     assert not torch.equal(first.state["head.proj.weight"], source.state_dict()["head.proj.weight"])  # its own head
 
+    # A resumed fit keeps its own weights and no longer needs the file it started from.
+    trainer.save_checkpoint(tmp_path / "target.ckpt")
+    (tmp_path / "source.ckpt").rename(tmp_path / "moved.ckpt")
+    resumed, first = _model(encoder_init=str(tmp_path / "source.ckpt")), _FirstWeights()
+    trainer = L.Trainer(max_epochs=2, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                        callbacks=[first], enable_checkpointing=False)
+    trainer.fit(resumed, _SlopeData(batch_size=16), ckpt_path=tmp_path / "target.ckpt", weights_only=False)
+    assert all(torch.equal(first.state[key], value) for key, value in target.state_dict().items())
+
+    (tmp_path / "moved.ckpt").rename(tmp_path / "source.ckpt")
     narrower = _model(hidden_size=8, encoder_init=str(tmp_path / "source.ckpt"))
     trainer = L.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
     with pytest.raises(EncoderInitError, match="source.ckpt: its encoder does not fit"):
