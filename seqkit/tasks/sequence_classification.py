@@ -164,7 +164,8 @@ class SequenceClassifier(SeqkitTask):
             if differences:  # e.g. VTLP on one side only is fine; another sample rate is not
                 log.warning("features differ from those %s's encoder was trained on (ours vs theirs): %s",
                             path, "; ".join(differences))
-        print(f"encoder: {count} weight tensors from {path}")
+        if self.global_rank == 0:
+            print(f"encoder: {count} weight tensors from {path}")
 
     def train_loss(self, batch: dict) -> Tensor:
         logits = self(batch["inputs"], batch["lengths"], batch.get("speakers"))
