@@ -42,6 +42,8 @@ def copy_encoder_weights(encoder: nn.Module, checkpoint: dict, source: str | Pat
     if not weights:
         raise EncoderInitError(f"{source}: no {ENCODER_PREFIX}* weights in its state_dict")
     expected = encoder.state_dict()
+    # Checked before loading: a strict load_state_dict copies every tensor that fits before it
+    # raises, so a refused checkpoint would leave the encoder half overwritten.
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     mismatched = [f"{key} {tuple(weights[key].shape)} vs {tuple(value.shape)}"
