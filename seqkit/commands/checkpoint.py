@@ -1,7 +1,6 @@
 """Load a trained task from a checkpoint written by ``seqkit fit``.
 
-Checkpoints are read with ``weights_only=True``: they hold tensors and plain data (the
-model's config and tokenizer), so unpickling an untrusted file cannot run code.  The
+Checkpoints are read as tensors and plain data (:mod:`seqkit.checkpoints`).  The
 config's ``class_path`` entries name classes that are imported and built, so they are
 checked before anything is imported: the module must be seqkit, torch or lightning (or
 listed in ``SEQKIT_TRUSTED_MODULES=pkg,pkg2`` for your own parts), and the name must be a
@@ -14,7 +13,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +20,10 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import instantiate_module
 
+from seqkit.checkpoints import UntrustedCheckpointError, read_plain_checkpoint
+
 
 TRUSTED_MODULES = ("seqkit", "torch", "lightning")
-
-
-class UntrustedCheckpointError(ValueError):
-    """A checkpoint names a class seqkit will not import or build."""
 
 
 def _trusted_modules() -> tuple[str, ...]:
@@ -98,13 +94,7 @@ def _import(class_path: str) -> type:
 
 def load_task(ckpt: str | Path, device: str = "cpu") -> L.LightningModule:
     path = Path(ckpt)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        reason = str(err).splitlines()[-1].strip() or "unpicklable content"
-        raise UntrustedCheckpointError(f"{path}: holds more than tensors and plain data, refused ({reason})") from None
+    checkpoint = read_plain_checkpoint(path)
     class_path, init_args = task_hparams(checkpoint)
     if class_path is None:
         raise ValueError(f"{path} was not written by `seqkit fit` (no _class_path in its hyper-parameters)")
@@ -112,3 +102,4 @@ def load_task(ckpt: str | Path, device: str = "cpu") -> L.LightningModule:
     task = instantiate_module(_import(class_path), {"_class_path": class_path, **init_args})
     task.load_state_dict(checkpoint["state_dict"])
     return task.to(device).eval()
+

@@ -7,10 +7,8 @@ than speakers.  Only ``encoder.*`` weights are copied; the head is the new task'
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
-import torch
 from torch import nn
 
 ENCODER_PREFIX = "encoder."
@@ -18,17 +16,6 @@ ENCODER_PREFIX = "encoder."
 
 class EncoderInitError(ValueError):
     """The checkpoint has no encoder this one can take."""
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """A ``seqkit fit`` checkpoint, read as tensors and plain data only."""
-    path = Path(path)
-    if not path.is_file():
-        raise EncoderInitError(f"encoder checkpoint {path} not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise EncoderInitError(f"{path}: holds more than tensors and plain data, refused") from err
 
 
 def copy_encoder_weights(encoder: nn.Module, checkpoint: dict, source: str | Path) -> int:

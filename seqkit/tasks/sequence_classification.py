@@ -21,7 +21,8 @@ from torchmetrics.classification import MulticlassAccuracy
 from tqdm import tqdm
 
 from seqkit.data.sequences import collate_sequences
-from seqkit.encoders.pretrained import config_differences, copy_encoder_weights, read_checkpoint
+from seqkit.checkpoints import read_plain_checkpoint
+from seqkit.encoders.pretrained import config_differences, copy_encoder_weights
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.features.cmvn import ChannelStandardizer
 from seqkit.heads.classification import ClassificationHead
@@ -156,7 +157,7 @@ class SequenceClassifier(SeqkitTask):
                       f"({coverage['coverage']:.1%}) in {coverage['file']}")
 
     def _init_encoder(self, path: str) -> None:
-        checkpoint = read_checkpoint(path)
+        checkpoint = read_plain_checkpoint(path, "encoder checkpoint")
         count = copy_encoder_weights(self.encoder, checkpoint, path)
         ours, theirs = self.hparams.get("features"), checkpoint.get("hyper_parameters", {}).get("features")
         if isinstance(ours, dict) and isinstance(theirs, dict):  # configs, as the CLI saves them

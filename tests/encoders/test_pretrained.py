@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seqkit.encoders.pretrained import EncoderInitError, config_differences, copy_encoder_weights, read_checkpoint
+from seqkit.encoders.pretrained import EncoderInitError, config_differences, copy_encoder_weights
 from seqkit.encoders.rnn import RNNEncoder
 
 
@@ -41,14 +41,6 @@ def test_refuses_an_encoder_of_another_shape_naming_the_file(other):
 def test_refuses_a_checkpoint_without_an_encoder():
     with pytest.raises(EncoderInitError, match="b.ckpt: no encoder"):
         copy_encoder_weights(RNNEncoder(8, hidden_size=6), {"state_dict": {"head.w": torch.zeros(1)}}, "b.ckpt")
-
-
-def test_reads_plain_checkpoints_and_names_a_missing_one(tmp_path):
-    path = tmp_path / "c.ckpt"
-    torch.save({"state_dict": {"encoder.w": torch.ones(2)}}, path)
-    assert torch.equal(read_checkpoint(path)["state_dict"]["encoder.w"], torch.ones(2))
-    with pytest.raises(EncoderInitError, match="nope.ckpt not found"):
-        read_checkpoint(tmp_path / "nope.ckpt")
 
 
 def test_config_differences_name_each_argument():
