@@ -28,7 +28,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
-from seqkit.commands.checkpoint import load_task
+from seqkit.commands.checkpoint import load_task, refuse_per_speaker_normalizer
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.npy_features import FeatureFileError, npy_shape
 from seqkit.data.word_vocabulary import WordVocabulary
@@ -125,9 +125,7 @@ def load_classifiers(paths: list[str], device: str) -> list:
         task = load_task(path, device)
         if not hasattr(task, "labels"):
             raise ValueError(f"{path} is a {type(task).__name__}, not a sequence classifier (use `seqkit transcribe`?)")
-        if getattr(task.normalizer, "needs_speakers", False):
-            raise ValueError(f"{path} normalises by speaker ({type(task.normalizer).__name__}): files have no speaker "
-                             "here; use `seqkit test` or `seqkit predict` with a data module that names them")
+        refuse_per_speaker_normalizer(task, path)
         if tasks and task.labels != tasks[0].labels:
             raise ValueError(f"{path}: classes {task.labels} differ from {paths[0]}'s {tasks[0].labels}")
         if tasks and input_contract(task.features) != input_contract(tasks[0].features):

@@ -26,7 +26,7 @@ import soundfile
 import torch
 from tqdm import tqdm
 
-from seqkit.commands.checkpoint import load_task
+from seqkit.commands.checkpoint import load_task, refuse_per_speaker_normalizer
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import read_manifest
 from seqkit.decoding.beam import BeamSearchDecoder
@@ -95,6 +95,7 @@ def load_speech_tasks(paths: list[str], device: str) -> list:
         task = load_task(path, device)
         if not hasattr(task, "tokenizer") or not hasattr(task, "beam_decoder"):
             raise ValueError(f"{path} is a {type(task).__name__}, not a speech-to-text model (use `seqkit classify`?)")
+        refuse_per_speaker_normalizer(task, path)
         tasks.append(task)
     return tasks
 

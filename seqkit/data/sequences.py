@@ -82,6 +82,12 @@ class SequenceDataModule(MidEpochResume, L.LightningDataModule):
         """The split's examples as recorded, for statistics (a module that augments overrides this)."""
         return self._dataset(split)
 
+    def statistics_loader(self, split: str) -> DataLoader:
+        """The split unaugmented, in a fixed order, for per-speaker statistics (SpeakerCMVN)."""
+        # Its own generator: the pass must not move the global RNG that training draws from.
+        return DataLoader(self.unaugmented_dataset(split), batch_size=32, collate_fn=collate_sequences,
+                          num_workers=self.num_workers, generator=torch.Generator())
+
     def _dataset(self, split: str) -> SequenceDataset:
         if split not in self._datasets:
             self._datasets[split] = self.dataset(split)

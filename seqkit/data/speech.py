@@ -157,6 +157,17 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
         """Replace a split's utterances (after the task's data checks have dropped bad ones)."""
         self._utterances[split] = utterances
 
+    def has_split(self, split: str) -> bool:
+        return self.manifests.get(split) is not None
+
+    def statistics_loader(self, split: str) -> DataLoader:
+        """The split without speed perturbation, in manifest order, for per-speaker statistics (SpeakerCMVN)."""
+        dataset = SpeechDataset(self.utterances(split), self.tokenizer, self.sample_rate, self.on_bad)
+        # One replica: under DDP every rank needs every speaker's statistics.
+        sampler = DurationBatchSampler([u.duration for u in dataset.utterances], self.max_batch_seconds, num_buckets=1,
+                                       shuffle=False, num_replicas=1, rank=0)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_speech, num_workers=self.num_workers)
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         utterances = self.utterances(split)
         perturb = self.perturb if split == "fit" else None
@@ -175,7 +186,7 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list:
         # No validation manifest: no validation (Lightning skips an empty list).
-        return self._loader("validate", shuffle=False) if self.manifests["validate"] else []
+        return self._loader("validate", shuffle=False) if self.has_split("validate") else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.export.features import ExportableSpectral
+from seqkit.features.cmvn import normalizes_by_speaker
 from seqkit.features.embedding import TokenEmbedding
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.features.spectral import SpectralFeatures
@@ -60,7 +61,7 @@ class ExportGraph(nn.Module):
         name = type(task).__name__
         if name not in ("SpeechToText", "SequenceClassifier"):
             raise NotExportableError(f"{name} cannot be exported: only SpeechToText and SequenceClassifier tasks can")
-        if getattr(task.normalizer, "needs_speakers", False):
+        if normalizes_by_speaker(task.normalizer):
             raise NotExportableError(f"{type(task.normalizer).__name__} cannot be exported: its statistics are "
                                      "computed per speaker from the data of each run, not kept in the checkpoint")
         self.is_ctc = name == "SpeechToText"

@@ -41,6 +41,11 @@ class UtteranceCMVN(nn.Module):
         return centred / std
 
 
+def normalizes_by_speaker(normalizer: nn.Module | None) -> bool:
+    """Whether ``normalizer`` takes each utterance's speaker (statistics from each run's data, not the checkpoint)."""
+    return getattr(normalizer, "needs_speakers", False)
+
+
 class SpeakerCMVN(nn.Module):
     """Normalise each utterance by its *speaker's* mean and variance (Kaldi's per-speaker CMVN).
 
@@ -82,8 +87,8 @@ class SpeakerCMVN(nn.Module):
 
     def forward(self, feats: Tensor, lengths: Tensor, speakers: list[str] | None = None) -> Tensor:
         if speakers is None:
-            raise ValueError("SpeakerCMVN needs each utterance's speaker: use it with SequenceClassifier and a data "
-                             "module whose examples name their speaker (e.g. FSDDDataModule)")
+            raise ValueError("SpeakerCMVN needs each utterance's speaker: use it with a data module whose examples "
+                             "name their speaker (SpeechDataModule, FSDDDataModule)")
         missing = sorted({s for s in speakers if s not in self.stats})
         if missing:
             raise KeyError(f"SpeakerCMVN has no statistics for speaker(s) {missing}: they are computed from each "

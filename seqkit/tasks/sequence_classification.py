@@ -14,13 +14,9 @@ from typing import Callable
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
-from tqdm import tqdm
 
-from seqkit.data.sequences import collate_sequences
 from seqkit.checkpoints import read_plain_checkpoint
 from seqkit.encoders.pretrained import config_differences, copy_encoder_weights
 from seqkit.encoders.rnn import RNNEncoder
@@ -28,11 +24,12 @@ from seqkit.features.cmvn import ChannelStandardizer
 from seqkit.heads.classification import ClassificationHead
 from seqkit.tasks.base import SeqkitTask, bind_input_size
 from seqkit.tasks.optim import Decay
+from seqkit.tasks.speaker_statistics import SpeakerStatistics
 
 log = logging.getLogger(__name__)
 
 
-class SequenceClassifier(SeqkitTask):
+class SequenceClassifier(SpeakerStatistics, SeqkitTask):
     def __init__(
         self,
         labels: list[str],
@@ -88,10 +85,7 @@ class SequenceClassifier(SeqkitTask):
     def forward(self, inputs: Tensor, lengths: Tensor, speakers: list[str] | None = None) -> Tensor:
         # inputs: (B, T, *F), lengths: (B,) -> logits (B, C) fp32; speakers: B names, for SpeakerCMVN
         feats, frames = self._features(inputs, lengths)  # (B, T', F')
-        if self._normalizes_by_speaker():
-            feats = self.normalizer(feats, frames, speakers)
-        elif self.normalizer is not None:
-            feats = self.normalizer(feats, frames)
+        feats = self.normalize(feats, frames, speakers)
         if self.augment is not None:
             feats = self.augment(feats, frames)
         encoded, out_lengths = self.encoder(feats, frames)  # (B, T'', D)
@@ -102,50 +96,14 @@ class SequenceClassifier(SeqkitTask):
             inputs = self.standardizer(inputs, lengths)  # (B, T, C)
         return self.features(inputs, lengths)  # (B, T', F'), (B,)
 
-    # ---- per-speaker statistics -------------------------------------------------------
-    def _normalizes_by_speaker(self) -> bool:
-        return getattr(self.normalizer, "needs_speakers", False)
-
-    @torch.no_grad()
-    def _speaker_statistics(self, splits: list[str]) -> None:
-        """Pass ``splits`` through the features once, unaugmented, for the normalizer's statistics."""
-        if not self._normalizes_by_speaker():
-            return
-        datamodule = self.trainer.datamodule
-        if not hasattr(datamodule, "unaugmented_dataset"):
-            raise TypeError(f"{type(self.normalizer).__name__} needs a SequenceDataModule whose examples name their speaker")
-        self.normalizer.reset()
-        was_training = self.training
-        self.eval()  # no feature-level augmentation (VTLP)
-        for split in splits:
-            # Its own generator: the pass must not move the global RNG that training draws from.
-            loader = DataLoader(datamodule.unaugmented_dataset(split), batch_size=32, collate_fn=collate_sequences,
-                                num_workers=datamodule.num_workers, generator=torch.Generator())
-            for batch in tqdm(loader, desc=f"speaker statistics ({split})", leave=False, disable=self.global_rank != 0):
-                if "speakers" not in batch:
-                    raise ValueError(f"{type(datamodule).__name__}'s {split} examples name no speaker: "
-                                     f"{type(self.normalizer).__name__} needs them")
-                feats, frames = self._features(batch["inputs"].to(self.device), batch["lengths"].to(self.device))
-                self.normalizer.accumulate(feats, frames, batch["speakers"])
-        self.normalizer.finish()
-        self.train(was_training)
+    def statistics_features(self, batch: dict) -> tuple[Tensor, Tensor]:
+        return self._features(batch["inputs"].to(self.device), batch["lengths"].to(self.device))
 
     def on_fit_start(self) -> None:
         # After a resumed run's weights are restored (trainer.ckpt_path set): they must win.
         if self.hparams.encoder_init and self.trainer.ckpt_path is None:
             self._init_encoder(self.hparams.encoder_init)
-        has_validation = self.trainer.datamodule.has_split("validate") if self._normalizes_by_speaker() else False
-        self._speaker_statistics(["fit", "validate"] if has_validation else ["fit"])
-
-    def on_validation_start(self) -> None:
-        if self.trainer.state.fn == TrainerFn.VALIDATING:  # fit's validation has its statistics from on_fit_start
-            self._speaker_statistics(["validate"])
-
-    def on_test_start(self) -> None:
-        self._speaker_statistics(["test"])
-
-    def on_predict_start(self) -> None:
-        self._speaker_statistics(["predict"])
+        self.speaker_statistics_for_fit()
 
     # ---- steps ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:

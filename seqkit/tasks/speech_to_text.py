@@ -25,11 +25,12 @@ from seqkit.encoders.rnn import RNNEncoder
 from seqkit.heads.ctc import CTCHead
 from seqkit.tasks.base import SeqkitTask
 from seqkit.tasks.optim import Decay
+from seqkit.tasks.speaker_statistics import SpeakerStatistics
 
 log = logging.getLogger(__name__)
 
 
-class SpeechToText(SeqkitTask):
+class SpeechToText(SpeakerStatistics, SeqkitTask):
     def __init__(
         self,
         tokenizer: dict,
@@ -48,6 +49,8 @@ class SpeechToText(SeqkitTask):
 
         ``decoder``: beam search for ``seqkit test`` (validation always decodes greedily);
         its lexicon and n-gram LM come from the training transcripts.
+        ``normalizer``: per-utterance, global or per-speaker CMVN (``SpeakerCMVN``: statistics
+        from each stage's recordings, so ``seqkit transcribe`` of loose files refuses it).
         """
         super().__init__(optimizer, warmup_steps, lr_decay, max_skipped_steps)
         self.save_hyperparameters()
@@ -63,15 +66,17 @@ class SpeechToText(SeqkitTask):
         self.skipped: list[str] = []
 
     # ---- model ----------------------------------------------------------------------
-    def forward(self, waveforms: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        # waveforms: (B, S), lengths: (B,) -> log-probs (B, T', V) fp32, output lengths (B,)
+    def forward(self, waveforms: Tensor, lengths: Tensor, speakers: list[str] | None = None) -> tuple[Tensor, Tensor]:
+        # waveforms: (B, S), lengths: (B,) -> log-probs (B, T', V) fp32, output lengths (B,); speakers: for SpeakerCMVN
         feats, frames = self.features(waveforms, lengths)  # (B, T, F)
-        if self.normalizer is not None:
-            feats = self.normalizer(feats, frames)
+        feats = self.normalize(feats, frames, speakers)
         if self.augment is not None:
             feats = self.augment(feats, frames)
         encoded, out_lengths = self.encoder(feats, frames)  # (B, T', D)
         return self.head(encoded), out_lengths
+
+    def statistics_features(self, batch: dict) -> tuple[Tensor, Tensor]:
+        return self.features(batch["waveforms"].to(self.device), batch["lengths"].to(self.device))
 
     def output_frames(self, seconds: float) -> int:
         """Encoder output frames for ``seconds`` of audio (for the CTC length check)."""
@@ -142,7 +147,7 @@ class SpeechToText(SeqkitTask):
         self._note_skipped(batch)
         if not batch["ids"]:
             return None
-        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"])
+        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"], batch["speakers"])
         loss = self.head.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
         batch_size = len(batch["ids"])
         # One self.log a step: each call costs ~1 ms of host time.  Audio seconds seen are
@@ -154,7 +159,7 @@ class SpeechToText(SeqkitTask):
         self._note_skipped(batch)
         if not batch["ids"]:
             return []
-        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"])
+        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"], batch["speakers"])
         loss = self.head.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
         beam = self.beam_decoder if stage == "test" else None
         hyps = beam.decode(log_probs, out_lengths) if beam is not None else self.decode(log_probs, out_lengths)
@@ -186,7 +191,7 @@ class SpeechToText(SeqkitTask):
         self._note_skipped(batch)
         if not batch["ids"]:
             return []
-        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"])
+        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"], batch["speakers"])
         hyps = self.beam_decoder.decode(log_probs, out_lengths) if self.beam_decoder else self.decode(log_probs, out_lengths)
         records = [{"id": utt_id, "text": hyp} for utt_id, hyp in zip(batch["ids"], hyps)]
         self._records.extend(records)

@@ -162,3 +162,12 @@ def test_several_checkpoints_decode_their_averaged_posteriors(
     tones = train_tones_classifier(tmp_path / "tones", tmp_path / "tones.ckpt", steps=2)
     code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(tones), paths[0])
     assert code == 2 and f"{tones} is a SequenceClassifier, not a speech-to-text model" in err
+
+
+def test_a_checkpoint_that_normalises_by_speaker_is_refused(capsys, digits_ckpt: Path, tmp_path: Path) -> None:
+    checkpoint = torch.load(digits_ckpt, map_location="cpu", weights_only=True)
+    checkpoint["hyper_parameters"]["normalizer"] = {"class_path": "seqkit.features.cmvn.SpeakerCMVN"}
+    checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("normalizer.")}
+    torch.save(checkpoint, tmp_path / "speaker.ckpt")
+    code, _, err = run(capsys, "--ckpt", str(tmp_path / "speaker.ckpt"), str(tmp_path / "x.wav"))
+    assert code == 2 and "speaker.ckpt normalises by speaker (SpeakerCMVN): files have no speaker here" in err

@@ -101,3 +101,63 @@ def test_unreadable_audio_is_skipped_and_reported(tmp_path: Path) -> None:
     strict = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0)
     with pytest.raises(ValueError, match=r"m\.jsonl:2 \(id=u1\).*unreadable audio"):
         strict._loader("fit", shuffle=False).dataset[1]
+
+
+def write_speakers(folder: Path, name: str, speakers: dict[str, float], per_speaker: int = 3) -> Path:
+    """A manifest of tones whose loudness is each speaker's (``speakers``: name -> amplitude)."""
+    lines, rng = [], np.random.default_rng(len(name))
+    for speaker, amplitude in speakers.items():
+        for i in range(per_speaker):
+            utt = f"{speaker}_{i}"
+            t = np.arange(int(8000 * 0.6)) / 8000
+            wave = amplitude * np.sin(2 * np.pi * rng.uniform(300, 900) * t) + 0.01 * rng.standard_normal(t.size)
+            soundfile.write(folder / f"{utt}.wav", wave.astype(np.float32), 8000)
+            lines.append(json.dumps({"id": utt, "audio": f"{utt}.wav", "duration": 0.6, "text": TEXTS[i % 2],
+                                     "speaker": speaker}))
+    manifest = folder / f"{name}.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def speaker_mean(task: SpeechToText, data: SpeechDataModule, split: str, speaker: str) -> torch.Tensor:
+    """The speaker's mean feature vector over all their frames, computed directly."""
+    frames = []
+    for utt in data.utterances(split):
+        if utt.speaker == speaker:
+            wave, _ = soundfile.read(utt.audio, dtype="float32")
+            feats, lengths = task.features(torch.from_numpy(wave)[None], torch.tensor([wave.size]))
+            frames.append(feats[0, : int(lengths[0])])
+    return torch.cat(frames).mean(0)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_speaker_cmvn_takes_each_stages_speakers_unperturbed(tmp_path: Path) -> None:
+    import lightning as L
+
+    from seqkit.features.cmvn import SpeakerCMVN
+
+    train = write_speakers(tmp_path, "train", {"loud": 0.5, "quiet": 0.02})
+    dev = write_speakers(tmp_path, "dev", {"mid": 0.1})
+    test = write_speakers(tmp_path, "test", {"new": 0.3})
+    # Speed perturbation changes the training audio, not the statistics.
+    data = SpeechDataModule(train_manifest=str(train), val_manifest=str(dev), test_manifest=str(test), sample_rate=8000,
+                            num_workers=0, max_batch_seconds=2.0, speed_factors=[0.8, 1.25])
+    task = make_task(data.tokenizer_state)
+    task.normalizer = norm = SpeakerCMVN()
+    trainer = L.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False)
+    trainer.fit(task, data)
+    assert sorted(norm.stats) == ["loud", "mid", "quiet"]
+    for split, speaker in (("fit", "loud"), ("fit", "quiet"), ("validate", "mid")):
+        torch.testing.assert_close(norm.stats[speaker][0], speaker_mean(task, data, split, speaker), atol=1e-4, rtol=1e-4)
+    assert norm.stats["loud"][0].max() > norm.stats["quiet"][0].max() + 3  # the tone 25x louder: e^6.4 in power
+
+    [result] = trainer.test(task, data)
+    assert sorted(norm.stats) == ["new"] and "test_wer" in result
+    torch.testing.assert_close(norm.stats["new"][0], speaker_mean(task, data, "test", "new"), atol=1e-4, rtol=1e-4)
+    # Every frame of the test speaker is standardised by those statistics: zero mean over the speaker.
+    wave = torch.stack([torch.from_numpy(soundfile.read(u.audio, dtype="float32")[0]) for u in data.utterances("test")])
+    lengths = torch.full((wave.shape[0],), wave.shape[1])
+    feats, frames = task.features(wave, lengths)
+    normalised = task.normalize(feats, frames, ["new"] * wave.shape[0])
+    assert normalised.mean((0, 1)).abs().max() < 1e-4
