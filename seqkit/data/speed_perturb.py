@@ -22,14 +22,28 @@ def speed_perturb(waveform: torch.Tensor, sample_rate: int, factor: float) -> to
     return AF.resample(waveform, orig_freq=source_rate, new_freq=sample_rate)
 
 
-class SpeedPerturbation:
-    """Draws a factor uniformly from ``factors`` per call; seeded per worker by the DataLoader."""
+class RandomFactorPerturbation:
+    """Applies ``transform`` at a factor drawn uniformly from ``factors`` per call.
+
+    The draw uses Python's ``random``, which the DataLoader seeds per worker.
+    """
+
+    kind = "perturbation"
 
     def __init__(self, factors: list[float], sample_rate: int) -> None:
         if not factors or any(f <= 0 for f in factors):
-            raise ValueError(f"speed factors must be positive, got {factors}")
+            raise ValueError(f"{self.kind} factors must be positive, got {factors}")
         self.factors = factors
         self.sample_rate = sample_rate
 
-    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
-        return speed_perturb(waveform, self.sample_rate, random.choice(self.factors))
+    @staticmethod
+    def transform(waveform: torch.Tensor, sample_rate: int, factor: float) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:  # (S,) -> (about S / factor,)
+        return self.transform(waveform, self.sample_rate, random.choice(self.factors))
+
+
+class SpeedPerturbation(RandomFactorPerturbation):
+    kind = "speed"
+    transform = staticmethod(speed_perturb)

@@ -9,10 +9,10 @@ README): duration turned out to be at most a small cue there.  The phase vocoder
 
 from __future__ import annotations
 
-import random
-
 import librosa
 import torch
+
+from seqkit.data.speed_perturb import RandomFactorPerturbation
 
 
 def change_tempo(waveform: torch.Tensor, sample_rate: int, factor: float) -> torch.Tensor:
@@ -24,14 +24,6 @@ def change_tempo(waveform: torch.Tensor, sample_rate: int, factor: float) -> tor
     return torch.from_numpy(stretched).to(waveform.dtype)
 
 
-class TempoPerturbation:
-    """Draws a factor uniformly from ``factors`` per call; seeded per worker by the DataLoader."""
-
-    def __init__(self, factors: list[float], sample_rate: int) -> None:
-        if not factors or any(f <= 0 for f in factors):
-            raise ValueError(f"tempo factors must be positive, got {factors}")
-        self.factors = factors
-        self.sample_rate = sample_rate
-
-    def __call__(self, waveform: torch.Tensor) -> torch.Tensor:
-        return change_tempo(waveform, self.sample_rate, random.choice(self.factors))
+class TempoPerturbation(RandomFactorPerturbation):
+    kind = "tempo"
+    transform = staticmethod(change_tempo)
