@@ -106,12 +106,13 @@ def relative_audio_path(path: Path, data_root: Path, where: str) -> str:
     return resolved.relative_to(root).as_posix()
 
 
-def make_record(utt_id: str, audio: Path, text: str, speaker: str, data_root: Path, where: str) -> dict:
-    """A manifest record: ``audio`` relative to ``data_root``, duration measured from the file."""
+def make_record(utt_id: str, audio: Path, text: str, speaker: str, data_root: Path, where: str,
+                duration: float | None = None) -> dict:
+    """A manifest record: ``audio`` relative to ``data_root``, duration measured from the file unless given."""
     return {
         "id": utt_id,
         "audio": relative_audio_path(audio, data_root, where),
-        "duration": round(audio_duration(audio, where), 4),
+        "duration": round(audio_duration(audio, where) if duration is None else duration, 4),
         "text": text,
         "speaker": speaker,
     }
@@ -193,12 +194,15 @@ def kaldi_records(
     if (kaldi_dir / "utt2spk").is_file():
         speakers = read_table(kaldi_dir / "utt2spk")
         _check_same_keys(utterances, utterance_file, speakers, "utt2spk")
-    records = []
+    records, recording_seconds = [], {}  # a recording's header is read once, however many segments it has
     for utt in tqdm(utterances, desc=f"reading {kaldi_dir}", unit="utt", disable=None):
         spk = speakers[utt].value if speakers else ""
         segment = segments.get(utt)
         entry = wavs[segment.recording] if segment else wavs[utt]
-        record = make_record(utt, audio_root / entry.value, texts[utt].value, spk, data_root, entry.where)
+        audio = audio_root / entry.value
+        if entry.value not in recording_seconds:
+            recording_seconds[entry.value] = audio_duration(audio, entry.where)
+        record = make_record(utt, audio, texts[utt].value, spk, data_root, entry.where, recording_seconds[entry.value])
         records.append(_cut(record, segment) if segment else record)
     return records
 

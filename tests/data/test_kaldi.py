@@ -200,10 +200,17 @@ def segmented(tmp_path: Path) -> Path:
     return root
 
 
-def test_segments_make_one_record_per_segment_and_read_back_those_samples(segmented: Path, tmp_path: Path) -> None:
+def test_segments_make_one_record_per_segment_and_read_back_those_samples(
+    segmented: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import soundfile
+
     from seqkit.data.audio import load_audio
 
+    headers, info = [], soundfile.info
+    monkeypatch.setattr(soundfile, "info", lambda path: headers.append(path) or info(path))
     records = kaldi_records(segmented / "data")
+    assert len(headers) == 1  # the recording's header, once for both of its segments
     assert [(r["id"], r["audio"], r["start"], r["duration"], r["text"]) for r in records] == [
         ("a", "rec.wav", 0.0, 0.4, "HELLO"), ("b", "rec.wav", 0.5, 0.5, "WORLD")]
     write_manifest(tmp_path / "m.jsonl", records)
