@@ -48,9 +48,10 @@ class SpeakerStatistics:
         self.normalizer.reset()
         was_training = self.training
         self.eval()  # no feature-level augmentation (VTLP, SpecAugment)
+        quiet = self.global_rank != 0 or self.trainer.progress_bar_callback is None  # --trainer.enable_progress_bar false
         for split in splits:
             for batch in tqdm(datamodule.statistics_loader(split), desc=f"speaker statistics ({split})",
-                              leave=False, disable=self.global_rank != 0):
+                              leave=False, disable=quiet):
                 if "speakers" not in batch:
                     raise ValueError(f"{type(datamodule).__name__}'s {split} examples name no speaker: {name} needs them")
                 if batch["speakers"]:  # empty when every recording of the batch was skipped as unreadable
