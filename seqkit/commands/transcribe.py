@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--beam-size", type=int, help="beam width (default: the checkpoint's decoder's, else 32)")
     parser.add_argument("--lm-text", help="word lexicon and n-gram LM from these transcripts: a JSONL manifest "
                         "(its text fields) or a text file (one sentence a line); without it beam search is lexicon-free")
+    parser.add_argument("--lexicon-free", action="store_true",
+                        help="with --lm-text: no lexicon, a character (token) n-gram LM instead of a word one, so "
+                             "words the transcripts lack can be written (use --ngram-order 6 or more)")
     parser.add_argument("--lm-weight", type=float, help="n-gram LM weight (default: the checkpoint's decoder's, else 0)")
     parser.add_argument("--word-score", type=float, help="score per emitted word (default: the checkpoint's, else 0)")
     parser.add_argument("--ngram-order", type=int, help="order of the n-gram LM (default: the checkpoint's, else 3)")
@@ -75,8 +78,11 @@ def _beam_decoder(args: argparse.Namespace, task) -> BeamSearchDecoder:
             texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         else:
             raise FileNotFoundError(f"--lm-text {path} not found")
-    lexicon_free = texts is None
-    lm_weight = args.lm_weight if args.lm_weight is not None else (0.0 if lexicon_free else stored.lm_weight)
+    configured_free = task.beam_decoder is not None and task.beam_decoder.lexicon_free  # as `seqkit test` decodes
+    lexicon_free = texts is None or args.lexicon_free or configured_free
+    lm_weight = args.lm_weight if args.lm_weight is not None else (0.0 if texts is None else stored.lm_weight)
+    if lm_weight > 0 and texts is None:
+        raise ValueError("--lm-weight needs --lm-text: the transcripts the n-gram LM is estimated from")
     beam = BeamSearchDecoder(
         beam_size=args.beam_size or stored.beam_size,
         lm_weight=lm_weight,

@@ -1,5 +1,9 @@
 """CTC beam search with an optional word lexicon and n-gram LM (flashlight via torchaudio).
 
+Two kinds of LM, both estimated from the training transcripts: with a lexicon, a word
+n-gram LM; lexicon-free, a *token* n-gram LM (characters, with ``|`` between words, or
+SentencePiece pieces), which can also spell words the training text never had.
+
 The decoder is built empty from YAML, then :meth:`BeamSearchDecoder.prepare` writes the
 files flashlight reads (tokens, lexicon, ARPA LM) from the fitted tokenizer and the training
 transcripts, and builds ``torchaudio.models.decoder.ctc_decoder``.
@@ -40,10 +44,12 @@ class BeamSearchDecoder:
 
     Args:
         beam_size: hypotheses kept per frame.
-        lm_weight: weight of the word n-gram LM (log10 scores); 0 disables the LM.
-        word_score: score added per emitted word (positive favours more words).
-        ngram_order: order of the n-gram LM estimated from the training transcripts.
-        lexicon_free: decode token sequences without a lexicon (and hence without an LM).
+        lm_weight: weight of the n-gram LM (log10 scores); 0 disables the LM.
+        word_score: score added per emitted word (positive favours more words); lexicon-free,
+            per emitted word boundary (flashlight's ``sil_score``: it has no words there).
+        ngram_order: order of the n-gram LM estimated from the training transcripts (words;
+            lexicon-free, tokens: a character LM wants 6 or more).
+        lexicon_free: decode token sequences without a lexicon; the LM, if any, is over tokens.
     """
 
     def __init__(
@@ -56,8 +62,6 @@ class BeamSearchDecoder:
     ) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
-        if lexicon_free and lm_weight != 0:
-            raise ValueError("a word LM needs a lexicon: set lm_weight=0 with lexicon_free=True")
         self.beam_size = beam_size
         self.lm_weight = lm_weight
         self.word_score = word_score
@@ -77,7 +81,8 @@ class BeamSearchDecoder:
         """Write tokens/lexicon/LM files into ``workdir`` and build the flashlight decoder.
 
         The lexicon is every word of ``train_texts`` the tokenizer can spell; the LM is
-        estimated from the same texts when ``lm_weight > 0``. Lexicon decoding needs texts.
+        estimated from the same texts when ``lm_weight > 0``.  Lexicon decoding, and any LM,
+        needs texts.
         """
         from torchaudio.models.decoder import ctc_decoder
 
@@ -87,6 +92,8 @@ class BeamSearchDecoder:
             raise ValueError("the tokenizer must be fitted before preparing the decoder")
         if not self.lexicon_free and not train_texts:
             raise ValueError("lexicon decoding needs train_texts to build the lexicon")
+        if self.lm_weight > 0 and not train_texts:
+            raise ValueError("an n-gram LM needs train_texts to be estimated from")
 
         tokens = list(tokenizer.tokens)
         sil = next(s for s in _SIL_CANDIDATES if s not in tokens)
@@ -113,15 +120,25 @@ class BeamSearchDecoder:
             if self.lm_weight > 0:
                 lm_path = estimate_ngram_lm(sentences, self.ngram_order).write_arpa(workdir / "lm.arpa")
             log.info("beam search: lexicon of %d words, LM %s", n_words, lm_path or "off")
+        elif self.lm_weight > 0:
+            # Token strings as flashlight names them (the space is the silence token).
+            sentences = [[tokens[i] for i in tokenizer.encode(text)] for text in train_texts]
+            lm_path = estimate_ngram_lm(sentences, self.ngram_order).write_arpa(workdir / "token_lm.arpa")
+            log.info("beam search: lexicon-free, %d-gram token LM %s", self.ngram_order, lm_path)
 
         self._decoder = ctc_decoder(
             lexicon=str(lexicon_path) if lexicon_path else None,
             tokens=str(tokens_path),
             lm=str(lm_path) if lm_path else None,
+            # Lexicon-free, flashlight scores token ids with the LM, so the LM's dictionary must be
+            # the token list in id order; torchaudio's own (built via a hash map) is not, and would
+            # score other tokens than the ones emitted.
+            lm_dict=str(tokens_path) if self.lexicon_free and lm_path else None,
             nbest=1,
             beam_size=self.beam_size,
             lm_weight=self.lm_weight,
             word_score=self.word_score,
+            sil_score=self.word_score if self.lexicon_free else 0.0,  # lexicon-free ignores word_score
             blank_token=tokens[tokenizer.blank_id],
             sil_token=sil,
             unk_word="<unk>",

@@ -116,6 +116,16 @@ def test_beam_search_with_an_ngram_lm(capsys, digits_ckpt: Path, digits_corpus: 
     assert len(words) > 10 and set(words) <= DIGITS  # a lexicon decoder only writes its words
 
 
+def test_beam_search_with_a_character_lm(capsys, digits_ckpt: Path, digits_corpus: Path) -> None:
+    manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--wer", "--decoder", "beam", "--beam-size", "8"]
+    code, out, err = run(capsys, "--ckpt", str(digits_ckpt), *manifest, "--lexicon-free",
+                         "--lm-text", str(digits_corpus / "train.jsonl"), "--lm-weight", "0.5", "--ngram-order", "6")
+    assert code == 0 and "WER" in err
+    assert len(out.splitlines()) == len((digits_corpus / "dev.jsonl").read_text().splitlines())
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), *manifest, "--lm-weight", "0.5")
+    assert code == 2 and "--lm-weight needs --lm-text" in err
+
+
 def test_bad_inputs_are_named(capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path) -> None:
     good = str(digits_corpus / utterances[0]["audio"])
     broken = tmp_path / "broken.wav"

@@ -105,6 +105,31 @@ def test_lexicon_restricts_output_to_training_words(char_tokenizer, tmp_path: Pa
     assert decoded.split()[0] == "the" and set(decoded.split()) <= words
 
 
+def test_lexicon_free_character_lm_prefers_spellings_of_the_training_text(char_tokenizer, tmp_path: Path) -> None:
+    # "c" then an "o" a little likelier than "a": acoustically "cot", a word no training text has.
+    frames = _frames(char_tokenizer, "the cat")
+    a, o = char_tokenizer.tokens.index("a"), char_tokenizer.tokens.index("o")
+    frames[frames.index({a: 0.9})] = {o: 0.48, a: 0.42}
+    log_probs, lengths = _emissions([frames], char_tokenizer.vocab_size)
+    assert _prepared(char_tokenizer, tmp_path / "free", lexicon_free=True).decode(log_probs, lengths) == ["the cot"]
+    with_lm = _prepared(char_tokenizer, tmp_path / "lm", lexicon_free=True, lm_weight=1.0, ngram_order=5)
+    assert with_lm.decode(log_probs, lengths) == ["the cat"]
+    arpa = (tmp_path / "lm" / "token_lm.arpa").read_text()
+    grams = {line.split("\t")[1] for line in arpa.splitlines() if "\t" in line}
+    assert "ngram 5=" in arpa and {"c a t", "e | c a"} <= grams  # characters, "|" between words
+    assert not (tmp_path / "lm" / "lexicon.txt").exists()
+
+
+def test_lexicon_free_word_score_is_a_score_per_word_boundary(char_tokenizer, tmp_path: Path) -> None:
+    frames = _frames(char_tokenizer, "the cat")
+    space = char_tokenizer.tokens.index(" ")
+    frames[frames.index({space: 0.9})] = {space: 0.6, char_tokenizer.blank_id: 0.35}  # a doubtful word boundary
+    log_probs, lengths = _emissions([frames], char_tokenizer.vocab_size)
+    decode = lambda score: _prepared(char_tokenizer, tmp_path / str(score), lexicon_free=True,  # noqa: E731
+                                     word_score=score).decode(log_probs, lengths)
+    assert decode(0.0) == ["the cat"] and decode(-5.0) == ["thecat"]
+
+
 def test_last_word_is_completed_without_trailing_space(char_tokenizer, tmp_path: Path) -> None:
     # No blank after the final letter: the decoder must not steal a real frame for "|".
     ids = [char_tokenizer.tokens.index(ch) for ch in "the cat"]
@@ -127,8 +152,8 @@ def test_input_layout_and_edge_cases(char_tokenizer, tmp_path: Path) -> None:
     decoder = BeamSearchDecoder()
     with pytest.raises(RuntimeError):
         decoder.decode(torch.zeros(1, 2, char_tokenizer.vocab_size), torch.tensor([2]))
-    with pytest.raises(ValueError):
-        BeamSearchDecoder(lexicon_free=True, lm_weight=1.0)
+    with pytest.raises(ValueError, match="an n-gram LM needs train_texts"):
+        BeamSearchDecoder(lexicon_free=True, lm_weight=1.0).prepare(char_tokenizer, None, tmp_path / "none")
     decoder = _prepared(char_tokenizer, tmp_path)
     log_probs, lengths = _emissions([_frames(char_tokenizer, "the cat")] * 2, char_tokenizer.vocab_size)
     # float64, non-contiguous, grad-tracking input; a zero-length sequence.
