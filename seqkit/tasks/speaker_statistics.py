@@ -54,6 +54,10 @@ class SpeakerStatistics:
                               leave=False, disable=quiet):
                 if "speakers" not in batch:
                     raise ValueError(f"{type(datamodule).__name__}'s {split} examples name no speaker: {name} needs them")
+                unnamed = [utt for utt, speaker in zip(batch["ids"], batch["speakers"]) if not speaker]
+                if unnamed:  # pooled under "", unrelated recordings would share one speaker's statistics
+                    raise ValueError(f"{name}: utterance {unnamed[0]!r} of the {split} data names no speaker "
+                                     "(empty 'speaker' in its manifest line)")
                 if batch["speakers"]:  # empty when every recording of the batch was skipped as unreadable
                     self.normalizer.accumulate(*self.statistics_features(batch), batch["speakers"])
         self.normalizer.finish()

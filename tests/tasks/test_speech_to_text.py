@@ -161,3 +161,18 @@ def test_speaker_cmvn_takes_each_stages_speakers_unperturbed(tmp_path: Path) -> 
     feats, frames = task.features(wave, lengths)
     normalised = task.normalize(feats, frames, ["new"] * wave.shape[0])
     assert normalised.mean((0, 1)).abs().max() < 1e-4
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_speaker_cmvn_refuses_utterances_without_a_speaker(tmp_path: Path) -> None:
+    import lightning as L
+
+    from seqkit.features.cmvn import SpeakerCMVN
+
+    train = write_speakers(tmp_path, "train", {"a": 0.3, "": 0.1})
+    data = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0, max_batch_seconds=2.0)
+    task = make_task(data.tokenizer_state)
+    task.normalizer = SpeakerCMVN()
+    trainer = L.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
+    with pytest.raises(ValueError, match=r"SpeakerCMVN: utterance '_0' of the fit data names no speaker"):
+        trainer.fit(task, data)
