@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(its text fields) or a text file (one sentence a line); without it beam search is lexicon-free")
     parser.add_argument("--lexicon-free", action="store_true",
                         help="with --lm-text: no lexicon, a character (token) n-gram LM instead of a word one, so "
-                             "words the transcripts lack can be written (use --ngram-order 6 or more)")
+                             "words the transcripts lack can be written (use --ngram-order 6, the most KenLM reads)")
     parser.add_argument("--lm-weight", type=float, help="n-gram LM weight (default: the checkpoint's decoder's, else 0)")
     parser.add_argument("--word-score", type=float, help="score per emitted word (default: the checkpoint's, else 0)")
     parser.add_argument("--ngram-order", type=int, help="order of the n-gram LM (default: the checkpoint's, else 3)")

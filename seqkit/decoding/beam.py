@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # beam arithmetic stays well-defined, yet far below any real log-probability.
 _NEVER = -1.0e5
 _SIL_CANDIDATES = ("|", "<sil>", "<space>", "<wb>")
+MAX_NGRAM_ORDER = 6  # KENLM_MAX_ORDER of the KenLM inside torchaudio's and flashlight-text's wheels
 
 
 class BeamSearchDecoder:
@@ -48,7 +49,7 @@ class BeamSearchDecoder:
         word_score: score added per emitted word (positive favours more words); lexicon-free,
             per emitted word boundary (flashlight's ``sil_score``: it has no words there).
         ngram_order: order of the n-gram LM estimated from the training transcripts (words;
-            lexicon-free, tokens: a character LM wants 6 or more).
+            lexicon-free, tokens: a character LM wants the most, 6).
         lexicon_free: decode token sequences without a lexicon; the LM, if any, is over tokens.
     """
 
@@ -62,6 +63,9 @@ class BeamSearchDecoder:
     ) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if not 1 <= ngram_order <= MAX_NGRAM_ORDER:
+            raise ValueError(f"ngram_order must be 1 to {MAX_NGRAM_ORDER} (flashlight's KenLM reads no longer n-grams), "
+                             f"got {ngram_order}")
         self.beam_size = beam_size
         self.lm_weight = lm_weight
         self.word_score = word_score

@@ -112,11 +112,11 @@ def test_lexicon_free_character_lm_prefers_spellings_of_the_training_text(char_t
     frames[frames.index({a: 0.9})] = {o: 0.48, a: 0.42}
     log_probs, lengths = _emissions([frames], char_tokenizer.vocab_size)
     assert _prepared(char_tokenizer, tmp_path / "free", lexicon_free=True).decode(log_probs, lengths) == ["the cot"]
-    with_lm = _prepared(char_tokenizer, tmp_path / "lm", lexicon_free=True, lm_weight=1.0, ngram_order=5)
+    with_lm = _prepared(char_tokenizer, tmp_path / "lm", lexicon_free=True, lm_weight=1.0, ngram_order=6)
     assert with_lm.decode(log_probs, lengths) == ["the cat"]
     arpa = (tmp_path / "lm" / "token_lm.arpa").read_text()
     grams = {line.split("\t")[1] for line in arpa.splitlines() if "\t" in line}
-    assert "ngram 5=" in arpa and {"c a t", "e | c a"} <= grams  # characters, "|" between words
+    assert "ngram 6=" in arpa and {"c a t", "e | c a"} <= grams  # characters, "|" between words
     assert not (tmp_path / "lm" / "lexicon.txt").exists()
 
 
@@ -152,6 +152,8 @@ def test_input_layout_and_edge_cases(char_tokenizer, tmp_path: Path) -> None:
     decoder = BeamSearchDecoder()
     with pytest.raises(RuntimeError):
         decoder.decode(torch.zeros(1, 2, char_tokenizer.vocab_size), torch.tensor([2]))
+    with pytest.raises(ValueError, match="ngram_order must be 1 to 6"):
+        BeamSearchDecoder(ngram_order=8)
     with pytest.raises(ValueError, match="an n-gram LM needs train_texts"):
         BeamSearchDecoder(lexicon_free=True, lm_weight=1.0).prepare(char_tokenizer, None, tmp_path / "none")
     decoder = _prepared(char_tokenizer, tmp_path)
