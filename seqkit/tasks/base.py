@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
+from seqkit.callbacks.epoch_length import EpochLength
 from seqkit.callbacks.progress import TimedProgressBar
 from seqkit.callbacks.run_info import RunInfo
 from seqkit.tasks.optim import Decay, warmup_schedule
@@ -117,7 +118,8 @@ class SeqkitTask(ResumableRandomness, StepGuard):
     def checkpoint_callbacks(self, has_validation: bool, monitor: str, mode: str) -> list:
         """``last.ckpt`` after every epoch, the best checkpoint by ``monitor`` when there is
         validation, and (with a logger) the learning rate and ``run_info.json``.  Lightning's
-        default progress bar becomes a :class:`TimedProgressBar`.
+        default progress bar becomes a :class:`TimedProgressBar`.  Fitting re-counts each
+        epoch's batches (:class:`EpochLength`).
 
         Since Lightning 2.6, ``save_last`` only writes when a top-k checkpoint is saved, so
         "last" would be the best; a second callback keeps the last epoch's weights instead.
@@ -126,6 +128,7 @@ class SeqkitTask(ResumableRandomness, StepGuard):
         # Only fit saves.  While evaluating, a checkpoint callback would get its state back
         # from the checkpoint and warn that its dirpath (now RUN/test/checkpoints) changed.
         if self.trainer.state.fn == TrainerFn.FITTING:
+            callbacks.append(EpochLength())  # before the progress bar, which reads the count at the same hook
             callbacks.append(RunCheckpoint(filename="last", enable_version_counter=False))
             if has_validation:
                 callbacks.append(RunCheckpoint(monitor=monitor, mode=mode, filename=f"best-{{epoch}}-{{{monitor}:.4f}}",
