@@ -166,7 +166,9 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
         # One replica: under DDP every rank needs every speaker's statistics.
         sampler = DurationBatchSampler([u.duration for u in dataset.utterances], self.max_batch_seconds, num_buckets=1,
                                        shuffle=False, num_replicas=1, rank=0)
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_speech, num_workers=self.num_workers)
+        # Its own generator: iterating must not draw from the global RNG that training draws from.
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_speech, num_workers=self.num_workers,
+                          generator=torch.Generator())
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         utterances = self.utterances(split)

@@ -176,3 +176,13 @@ def test_speaker_cmvn_refuses_utterances_without_a_speaker(tmp_path: Path) -> No
     trainer = L.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
     with pytest.raises(ValueError, match=r"SpeakerCMVN: utterance '_0' of the fit data names no speaker"):
         trainer.fit(task, data)
+
+
+def test_the_statistics_pass_leaves_the_global_rng_alone(tmp_path: Path) -> None:
+    train = write_speakers(tmp_path, "train", {"a": 0.3, "b": 0.1})
+    data = SpeechDataModule(train_manifest=str(train), sample_rate=8000, num_workers=0, max_batch_seconds=2.0)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    batches = list(data.statistics_loader("fit"))
+    assert sum(len(b["ids"]) for b in batches) == 6 and torch.equal(torch.rand(3), expected)
