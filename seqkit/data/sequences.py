@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Hashable, Sequence
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqkit.data.resume import MidEpochResume
+from seqkit.data.bucketed import BucketedDataModule
 from seqkit.data.sampler import DurationBatchSampler
 
 
@@ -51,7 +50,7 @@ def collate_sequences(items: list[dict]) -> dict:
     return batch
 
 
-class SequenceDataModule(MidEpochResume, L.LightningDataModule):
+class SequenceDataModule(BucketedDataModule):
     """Length-bucketed batches of labelled sequences.
 
     Subclasses implement :meth:`dataset` for each split they have and set ``labels`` (class
@@ -104,18 +103,6 @@ class SequenceDataModule(MidEpochResume, L.LightningDataModule):
             seed=self.seed,
         )
         return self.split_loader(split, dataset, sampler, collate_sequences)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("fit", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        return self._loader("validate", shuffle=False) if self.has_split("validate") else []
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("predict", shuffle=False)
 
 
 def stratified_holdout(labels: Sequence[Hashable], fraction: float, seed: int) -> tuple[list[int], list[int]]:

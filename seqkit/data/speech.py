@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import Utterance, read_manifest
 from seqkit.data.paths import expand_data_path
-from seqkit.data.resume import MidEpochResume
+from seqkit.data.bucketed import BucketedDataModule
 from seqkit.data.sampler import DurationBatchSampler
 from seqkit.data.speed_perturb import SpeedPerturbation
 from seqkit.data.tokenizer import CharTokenizer, Tokenizer
@@ -92,7 +91,7 @@ def collate_speech(items: list[dict]) -> dict:
     }
 
 
-class SpeechDataModule(MidEpochResume, L.LightningDataModule):
+class SpeechDataModule(BucketedDataModule):
     """Manifests in, duration-bucketed batches out; fits the tokenizer on the training texts.
 
     ``on_bad`` decides what happens to a bad utterance (unreadable audio, empty or
@@ -182,17 +181,4 @@ class SpeechDataModule(MidEpochResume, L.LightningDataModule):
             seed=self.seed,
         )
         return self.split_loader(split, dataset, sampler, collate_speech)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("fit", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        # No validation manifest: no validation (Lightning skips an empty list).
-        return self._loader("validate", shuffle=False) if self.has_split("validate") else []
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("predict", shuffle=False)
 
