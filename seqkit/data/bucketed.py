@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import lightning as L
+import torch
+from torch import Tensor
 from torch.utils.data import DataLoader
 
 from seqkit.data.resume import MidEpochResume
 
 
+def _strings(value) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+
+
 class BucketedDataModule(MidEpochResume, L.LightningDataModule):
-    """Lightning's four loaders from one :meth:`_loader`; only training shuffles (and re-buckets)."""
+    """Lightning's four loaders from one :meth:`_loader`; only training shuffles (and re-buckets).
+
+    Batches are dicts of tensors and lists of strings (ids, texts, speakers).
+    """
 
     def has_split(self, split: str) -> bool:
         raise NotImplementedError
@@ -30,3 +39,19 @@ class BucketedDataModule(MidEpochResume, L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("predict", shuffle=False)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """Move a batch's tensors to ``device``; its lists of strings stay where they are.
+
+        Lightning's generic transfer visits every string of those lists, which costs host
+        time in every step (about 0.4 ms for a 60-utterance batch on a 2-core CPU).
+        """
+        if not isinstance(batch, dict):
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        non_blocking = device.type not in ("cpu", "mps")  # as Lightning's move_data_to_device
+        return {
+            key: value.to(device, non_blocking=non_blocking) if isinstance(value, Tensor)
+            else value if _strings(value)
+            else super(BucketedDataModule, self).transfer_batch_to_device(value, device, dataloader_idx)
+            for key, value in batch.items()
+        }

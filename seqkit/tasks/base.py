@@ -54,10 +54,6 @@ def user_checkpoints(trainer: L.Trainer) -> list[ModelCheckpoint]:
             if isinstance(c, ModelCheckpoint) and not isinstance(c, RunCheckpoint) and not is_default(c)]
 
 
-def _strings(value) -> bool:
-    return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
-
-
 class SeqkitTask(ResumableRandomness, StepGuard):
     """Base of the tasks: guarded steps, AdamW-style optimiser with warmup and decay, run-directory outputs.
 
@@ -78,21 +74,6 @@ class SeqkitTask(ResumableRandomness, StepGuard):
         instead of a host sync every step.
         """
         return {"examples": float(len(batch["ids"]))}
-
-    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
-        """Move a batch's tensors to ``device``; its lists of strings (ids, texts, speakers) stay.
-
-        Lightning's generic transfer visits every string of those lists, which costs host
-        time in every step (about 0.4 ms for a 60-utterance batch on a 2-core CPU).
-        """
-        if not isinstance(batch, dict):
-            return super().transfer_batch_to_device(batch, device, dataloader_idx)
-        non_blocking = device.type not in ("cpu", "mps")  # as Lightning's move_data_to_device
-        return {
-            key: value.to(device, non_blocking=non_blocking) if isinstance(value, Tensor)
-            else value if _strings(value) else super(SeqkitTask, self).transfer_batch_to_device(value, device, dataloader_idx)
-            for key, value in batch.items()
-        }
 
     def run_dir(self) -> Path | None:
         """The run's log directory (``ROOT/version_N`` or ``RUN/test``; without a logger the root).
