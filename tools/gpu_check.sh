@@ -5,7 +5,8 @@
 #   2. short digits trainings through `seqkit fit` + `seqkit test` at fp32, bf16-mixed and
 #      16-mixed (BiGRU), and minGRU at bf16-mixed: time, test WER/CER;
 #   3. training throughput through seqkit against a bare PyTorch loop, loader share and
-#      peak memory, per precision (tools/bench_train.py).
+#      peak memory, per precision (tools/bench_train.py), and the host time of one batch's
+#      transfer to the GPU, Lightning's against the data modules' (tools/bench_batch_transfer.py).
 # Prints one table per part; every result is also written as JSON under OUT_DIR.
 #
 #   bash tools/gpu_check.sh [DIGITS_DIR [OUT_DIR]]     # DIGITS_DIR from tools/synth_digits.py
@@ -66,3 +67,4 @@ for run in lstm:32 lstm:bf16-mixed lstm:16-mixed mingru:bf16-mixed; do
         --data-root "$DATA" --max-batch-seconds 60 --num-workers 4 --steps 10 --warmup 2 --rounds 3 \
         --json "$OUT/train_${cell}_$precision.json"
 done
+"$PYTHON" tools/bench_batch_transfer.py --device cuda --manifest "$DATA/train.jsonl" --data-root "$DATA"

@@ -44,7 +44,7 @@ class BucketedDataModule(MidEpochResume, L.LightningDataModule):
         """Move a batch's tensors to ``device``; its lists of strings stay where they are.
 
         Lightning's generic transfer visits every string of those lists, which costs host
-        time in every step (about 0.4 ms for a 60-utterance batch on a 2-core CPU).
+        time in every step (`tools/bench_batch_transfer.py` measures both).
         """
         if not isinstance(batch, dict):
             return super().transfer_batch_to_device(batch, device, dataloader_idx)
