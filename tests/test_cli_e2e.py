@@ -83,3 +83,36 @@ def test_fit_test_transcribe(corpus: Path, tmp_path: Path) -> None:
     assert [line.split("\t")[0] for line in lines] == [str(w) for w in wavs]
     digits = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
     assert any(set(line.split("\t")[1].split()) & digits for line in lines)
+
+
+def test_weight_averaging_added_from_the_command_line(corpus: Path, tmp_path: Path) -> None:
+    """Lightning's EMAWeightAveraging as a Trainer callback: validation and every checkpoint use
+    the averaged weights, which `load_task` (transcribe, classify, export) then loads, and the
+    run resumes with both the average and the live weights."""
+    import torch
+
+    from seqkit.commands.checkpoint import load_task
+
+    runs = tmp_path / "runs"
+    common = [
+        "--config", str(CONFIG),
+        "--data.train_manifest", str(corpus / "train.jsonl"),
+        "--data.val_manifest", str(corpus / "dev.jsonl"),
+        "--data.num_workers", "0",
+        "--model.init_args.encoder.init_args.hidden_size", "32",
+        "--trainer.default_root_dir", str(runs),
+        "--trainer.enable_progress_bar", "false",
+        "--trainer.callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", "--trainer.callbacks.decay", "0.9",
+    ]
+    run([*SEQKIT, "fit", *common, "--trainer.max_epochs", "2"], cwd=tmp_path)
+    last = runs / "version_0" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    averaged, live = checkpoint["state_dict"], checkpoint["current_model_state"]
+    assert averaged.keys() == live.keys()
+    assert any(not torch.equal(averaged[k], live[k]) for k in averaged)  # two different sets of weights
+    loaded = load_task(last).state_dict()
+    assert all(torch.equal(loaded[k], averaged[k]) for k in averaged)
+
+    run([*SEQKIT, "fit", *common, "--trainer.max_epochs", "3", "--ckpt_path", str(last)], cwd=tmp_path)
+    resumed = torch.load(runs / "version_1" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert resumed["epoch"] == 2 and resumed["averaging_state"]["n_averaged"] > checkpoint["averaging_state"]["n_averaged"]
