@@ -66,15 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     batch = real_batch(args.manifest, args.data_root, args.utterances)
     data_module = BucketedDataModule()
     methods = {
-        "lightning move_data_to_device": lambda b, d: move_data_to_device(b, d),
+        "lightning move_data_to_device": move_data_to_device,
         "seqkit data module": lambda b, d: data_module.transfer_batch_to_device(b, d, 0),
     }
     times: dict[str, list[float]] = {name: [] for name in methods}
     for round_ in range(args.rounds):
         for name in list(methods)[:: 1 if round_ % 2 == 0 else -1]:  # A B, B A, ...
             times[name].append(seconds_per_call(methods[name], batch, device, args.calls))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
     seconds = sum(batch["lengths"].tolist()) / 16000
     print(f"batch: {len(batch['ids'])} utterances, {seconds:.0f} s of audio, {len(batch)} fields | {args.device}, "
           f"torch {torch.__version__}, {args.rounds} rounds x {args.calls} calls")
