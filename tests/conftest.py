@@ -55,3 +55,15 @@ def digits_ckpt(digits_corpus: Path, tmp_path_factory) -> Path:
     """A digits CTC model trained on :func:`digits_corpus` (inference commands and alignment tools)."""
     with one_thread_only():
         return train_digits_ctc(digits_corpus / "train.jsonl", tmp_path_factory.mktemp("ckpt") / "digits.ckpt")
+
+
+@pytest.fixture(scope="session")
+def speaker_ckpt(digits_ckpt: Path, tmp_path_factory) -> Path:
+    """:func:`digits_ckpt` with per-speaker CMVN in place of its global CMVN: both standardise the
+    same features, so the weights still read digits (they were not trained for it)."""
+    checkpoint = torch.load(digits_ckpt, map_location="cpu", weights_only=True)
+    checkpoint["hyper_parameters"]["normalizer"] = {"class_path": "seqkit.features.cmvn.SpeakerCMVN"}
+    checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("normalizer.")}
+    path = tmp_path_factory.mktemp("speaker_ckpt") / "speaker.ckpt"
+    torch.save(checkpoint, path)
+    return path

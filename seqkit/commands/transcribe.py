@@ -10,6 +10,11 @@ Several ``--ckpt`` (``--ckpt A --ckpt B --ckpt C``) make an ensemble: every mode
 decodes every recording, and the transcript closest to the others is kept
 (:mod:`seqkit.inference.ensemble`: why not averaged posteriors).  Beam search options apply
 to every model.
+
+A model trained with per-speaker CMVN (``SpeakerCMVN``) first reads the inputs once for each
+speaker's statistics (:mod:`seqkit.inference.speaker_statistics`): ``--speaker NAME`` makes
+all inputs one speaker, a manifest's ``speaker`` field groups its lines, and otherwise each
+recording is its own speaker.
 """
 
 from __future__ import annotations
@@ -26,14 +31,16 @@ import soundfile
 import torch
 from tqdm import tqdm
 
-from seqkit.commands.checkpoint import load_task, refuse_per_speaker_normalizer
+from seqkit.commands.checkpoint import load_task
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import read_manifest
+from seqkit.features.cmvn import normalizes_by_speaker
 from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.inference.chunking import model_geometry, plan_windows
 from seqkit.inference.ensemble import EnsembleTranscriber
 from seqkit.inference.inputs import InputItem, read_inputs, reorder
-from seqkit.inference.reader import BlockReader, TensorReader
+from seqkit.inference.reader import open_reader
+from seqkit.inference.speaker_statistics import collect_speaker_statistics, speakers_of
 from seqkit.inference.transcriber import Transcriber
 
 
@@ -55,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lm-weight", type=float, help="n-gram LM weight (default: the checkpoint's decoder's, else 0)")
     parser.add_argument("--word-score", type=float, help="score per emitted word (default: the checkpoint's, else 0)")
     parser.add_argument("--ngram-order", type=int, help="order of the n-gram LM (default: the checkpoint's, else 3)")
+    parser.add_argument("--speaker", help="for a model that normalises by speaker (SpeakerCMVN): all inputs are this "
+                        "one speaker, whose statistics pool them (default: a manifest's speakers, else one per recording)")
     parser.add_argument("--batch-size", type=int, default=8, help="recordings (or windows of a long one) per forward pass")
     parser.add_argument("--chunk-seconds", type=float, default=30.0, help="longer recordings run in windows of this length; 0: never")
     parser.add_argument("--overlap-seconds", type=float, default=2.0, help="overlap of consecutive windows")
@@ -101,7 +110,6 @@ def load_speech_tasks(paths: list[str], device: str) -> list:
         task = load_task(path, device)
         if not hasattr(task, "tokenizer") or not hasattr(task, "beam_decoder"):
             raise ValueError(f"{path} is a {type(task).__name__}, not a speech-to-text model (use `seqkit classify`?)")
-        refuse_per_speaker_normalizer(task, path)
         tasks.append(task)
     return tasks
 
@@ -131,12 +139,13 @@ def main(argv: list[str] | None = None) -> int:
                 plan_windows(int(3 * args.chunk_seconds * rate), int(args.chunk_seconds * rate),
                              int(args.overlap_seconds * rate), model_geometry(task))
         transcriber = members[0] if len(members) == 1 else EnsembleTranscriber(members, args.ckpt)
+        speakers = _speaker_statistics(members, items, args.speaker)
     except (FileNotFoundError, ValueError) as err:  # ManifestError, UntrustedCheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
-        records, failures = _run(items, transcriber, args, fmt, out)
+        records, failures = _run(items, speakers, transcriber, args, fmt, out)
     finally:
         if args.output:
             out.close()
@@ -146,7 +155,23 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
-def _run(items: list[InputItem], transcriber: Transcriber | EnsembleTranscriber, args: argparse.Namespace, fmt: str, out) -> tuple[list[dict], int]:
+def _speaker_statistics(members: list[Transcriber], items: list[InputItem], pooled: str | None) -> list[str] | None:
+    """Each input's speaker, after filling the statistics of every member that normalises by speaker."""
+    by_speaker = [m.task for m in members if normalizes_by_speaker(getattr(m.task, "normalizer", None))]
+    if not by_speaker:
+        if pooled:
+            raise ValueError("--speaker is for a model that normalises by speaker (SpeakerCMVN); this one does not")
+        return None
+    speakers = speakers_of(items, pooled)
+    for task in by_speaker:
+        count = collect_speaker_statistics(task, items, speakers)
+    grouped = "--speaker" if pooled else ("the manifest's speakers" if any(i.speaker for i in items) else "one per recording")
+    print(f"per-speaker CMVN: statistics of {count} speaker(s) ({grouped}) from {len(items)} recording(s)", file=sys.stderr)
+    return speakers
+
+
+def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transcriber | EnsembleTranscriber,
+         args: argparse.Namespace, fmt: str, out) -> tuple[list[dict], int]:
     durations = [_duration(item) for item in items]
     chunked = lambda d: args.chunk_seconds > 0 and d > args.chunk_seconds  # noqa: E731
     # Shortest first, so a batch pads little; long recordings alone, in windows.
@@ -179,7 +204,7 @@ def _run(items: list[InputItem], transcriber: Transcriber | EnsembleTranscriber,
             except AudioError as err:
                 bar.write(f"error: {err}", file=sys.stderr)
                 results[i] = None
-        texts = transcriber.transcribe(waves) if waves else []
+        texts = transcriber.transcribe(waves, None if speakers is None else [speakers[i] for i in kept]) if waves else []
         seconds = time.perf_counter() - start
         audio = sum(w.numel() for w in waves) / transcriber.sample_rate
         for i, wave, text in zip(kept, waves, texts):
@@ -191,7 +216,7 @@ def _run(items: list[InputItem], transcriber: Transcriber | EnsembleTranscriber,
     for i in long:
         start = time.perf_counter()
         try:
-            reader = _reader(items[i], transcriber.sample_rate)
+            reader = open_reader(items[i], transcriber.sample_rate)
             windows = tqdm(desc=f"windows of {os.path.basename(items[i].path)}", unit="window", leave=False,
                            disable=len(items) >= 10, file=sys.stderr)  # one long file: show its progress
 
@@ -200,7 +225,8 @@ def _run(items: list[InputItem], transcriber: Transcriber | EnsembleTranscriber,
                 windows.update(done - windows.n)
 
             try:
-                text = transcriber.transcribe_long(reader, args.chunk_seconds, args.overlap_seconds, progress)
+                text = transcriber.transcribe_long(reader, args.chunk_seconds, args.overlap_seconds, progress,
+                                                   None if speakers is None else speakers[i])
             finally:
                 reader.close()
                 windows.close()
@@ -215,14 +241,6 @@ def _run(items: list[InputItem], transcriber: Transcriber | EnsembleTranscriber,
         emit()
     bar.close()
     return records, failures
-
-
-def _reader(item: InputItem, sample_rate: int):
-    if item.offset is not None:  # a shard member: read whole (its bytes are in memory anyway)
-        return TensorReader(load_audio(item.path, sample_rate, item.where, item.offset, item.size), sample_rate)
-    if not os.path.exists(item.path):
-        raise AudioError(f"{item.label}: audio file not found")
-    return BlockReader(item.path, sample_rate, item.label)
 
 
 def _record(item: InputItem, text: str, duration: float, seconds: float) -> dict:

@@ -39,12 +39,13 @@ class EnsembleTranscriber:
         self.task = members[0].task
         self.sample_rate = members[0].sample_rate
 
-    def transcribe(self, waveforms: list[Tensor]) -> list[str]:
-        per_member = [member.transcribe(waveforms) for member in self.members]
+    def transcribe(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[str]:
+        per_member = [member.transcribe(waveforms, speakers) for member in self.members]
         return [closest_to_the_others(list(hypotheses)) for hypotheses in zip(*per_member)]
 
     def transcribe_long(
-        self, reader, chunk_seconds: float, overlap_seconds: float, progress: Callable[[int, int], None] | None = None
+        self, reader, chunk_seconds: float, overlap_seconds: float,
+        progress: Callable[[int, int], None] | None = None, speaker: str | None = None,
     ) -> str:
         hypotheses = []
         for index, member in enumerate(self.members):  # the reader reads any span again: one pass a member
@@ -52,5 +53,5 @@ class EnsembleTranscriber:
                 if progress is not None:
                     progress(before * total + done, len(self.members) * total)
 
-            hypotheses.append(member.transcribe_long(reader, chunk_seconds, overlap_seconds, member_progress))
+            hypotheses.append(member.transcribe_long(reader, chunk_seconds, overlap_seconds, member_progress, speaker))
         return closest_to_the_others(hypotheses)

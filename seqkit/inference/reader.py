@@ -11,6 +11,7 @@ starts are multiples of it (see :func:`seqkit.inference.chunking.plan_windows`).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import soundfile
@@ -18,7 +19,8 @@ import torch
 import torchaudio.functional as AF
 from torch import Tensor
 
-from seqkit.data.audio import AudioError, check_header
+from seqkit.data.audio import AudioError, check_header, load_audio
+from seqkit.inference.inputs import InputItem
 
 # torchaudio's sinc kernel reaches lowpass_filter_width (6) zero crossings of the lower rate
 # to each side; 16 leaves room.
@@ -97,3 +99,12 @@ class TensorReader:
 
     def close(self) -> None:
         pass
+
+
+def open_reader(item: InputItem, sample_rate: int) -> BlockReader | TensorReader:
+    """A reader of ``item``'s audio; :class:`AudioError` (naming it) when it cannot be read."""
+    if item.offset is not None:  # a shard member: read whole (its bytes are in memory anyway)
+        return TensorReader(load_audio(item.path, sample_rate, item.where, item.offset, item.size), sample_rate)
+    if not os.path.exists(item.path):
+        raise AudioError(f"{item.label}: audio file not found")
+    return BlockReader(item.path, sample_rate, item.label)

@@ -28,12 +28,14 @@ class Transcriber:
         self.sample_rate = int(task.features.sample_rate)
 
     @torch.inference_mode()
-    def frames(self, waveforms: list[Tensor]) -> list[Tensor]:
-        """One batch through the model.  waveforms: B x (S_i,) -> B x (T_i,) labels or (T_i, V) log-probs, on CPU."""
+    def frames(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[Tensor]:
+        """One batch through the model.  waveforms: B x (S_i,) -> B x (T_i,) labels or (T_i, V) log-probs, on CPU.
+
+        ``speakers`` names each waveform's speaker, for a model that normalises by speaker."""
         device = self.task.device
         lengths = torch.tensor([w.numel() for w in waveforms], device=device)  # (B,)
         batch = pad_sequence([w.to(device) for w in waveforms], batch_first=True)  # (B, S)
-        log_probs, out_lengths = self.task(batch, lengths)  # (B, T', V), (B,)
+        log_probs, out_lengths = self.task(batch, lengths, speakers)  # (B, T', V), (B,)
         kept = log_probs.argmax(dim=-1) if self.beam is None else log_probs.float()  # (B, T') or (B, T', V)
         kept = kept.cpu()
         return [kept[i, : int(n)] for i, n in enumerate(out_lengths.tolist())]
@@ -50,17 +52,19 @@ class Transcriber:
             texts.append(tokenizer.decode(ids[ids != tokenizer.blank_id].tolist()))
         return texts
 
-    def transcribe(self, waveforms: list[Tensor]) -> list[str]:
-        return self.decode(self.frames(waveforms))
+    def transcribe(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[str]:
+        return self.decode(self.frames(waveforms, speakers))
 
     def transcribe_long(
-        self, reader, chunk_seconds: float, overlap_seconds: float, progress: Callable[[int, int], None] | None = None
+        self, reader, chunk_seconds: float, overlap_seconds: float,
+        progress: Callable[[int, int], None] | None = None, speaker: str | None = None,
     ) -> str:
         """A whole recording's text, from :meth:`long_frames`."""
-        return self.decode([self.long_frames(reader, chunk_seconds, overlap_seconds, progress)])[0]
+        return self.decode([self.long_frames(reader, chunk_seconds, overlap_seconds, progress, speaker)])[0]
 
     def long_frames(
-        self, reader, chunk_seconds: float, overlap_seconds: float, progress: Callable[[int, int], None] | None = None
+        self, reader, chunk_seconds: float, overlap_seconds: float,
+        progress: Callable[[int, int], None] | None = None, speaker: str | None = None,
     ) -> Tensor:
         """A whole recording's frames, from overlapping windows read one batch at a time.
 
@@ -75,7 +79,8 @@ class Transcriber:
         pieces: list[Tensor] = []
         for first in range(0, len(windows), self.batch_size):
             group = windows[first : first + self.batch_size]
-            pieces.extend(self.frames([reader.read(w.start, w.stop) for w in group]))
+            speakers = None if speaker is None else [speaker] * len(group)  # every window is the recording's speaker
+            pieces.extend(self.frames([reader.read(w.start, w.stop) for w in group], speakers))
             if progress is not None:
                 progress(len(pieces), len(windows))
         return stitch(pieces, windows)

@@ -16,6 +16,9 @@ import torch
 import torchaudio.functional as AF
 
 from seqkit.commands import transcribe
+from seqkit.commands.checkpoint import load_task
+from seqkit.data.audio import load_audio
+from seqkit.inference.transcriber import Transcriber
 from tiny_models import one_thread_only, train_digits_ctc, train_tones_classifier
 
 DIGITS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
@@ -174,10 +177,46 @@ def test_several_checkpoints_decode_their_averaged_posteriors(
     assert code == 2 and f"{tones} is a SequenceClassifier, not a speech-to-text model" in err
 
 
-def test_a_checkpoint_that_normalises_by_speaker_is_refused(capsys, digits_ckpt: Path, tmp_path: Path) -> None:
-    checkpoint = torch.load(digits_ckpt, map_location="cpu", weights_only=True)
-    checkpoint["hyper_parameters"]["normalizer"] = {"class_path": "seqkit.features.cmvn.SpeakerCMVN"}
-    checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("normalizer.")}
-    torch.save(checkpoint, tmp_path / "speaker.ckpt")
-    code, _, err = run(capsys, "--ckpt", str(tmp_path / "speaker.ckpt"), str(tmp_path / "x.wav"))
-    assert code == 2 and "speaker.ckpt normalises by speaker (SpeakerCMVN): files have no speaker here" in err
+def greedy_with_speaker_statistics(ckpt: Path, waves: list[torch.Tensor], speaker: str) -> list[str]:
+    """Reference: the speaker's mean and std over all frames of all ``waves``, computed directly."""
+    task = load_task(ckpt)
+    with torch.no_grad():
+        frames = torch.cat([task.features(w.unsqueeze(0), torch.tensor([w.numel()]))[0][0] for w in waves]).double()
+    variance = frames.var(dim=0, unbiased=False)
+    task.normalizer.stats = {speaker: (frames.mean(dim=0).float(), (variance + 1e-5).sqrt().float())}
+    return Transcriber(task).transcribe(waves, [speaker] * len(waves))
+
+
+def test_per_speaker_cmvn_pools_each_speakers_recordings(
+    capsys, speaker_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path
+) -> None:
+    paths = [str(digits_corpus / r["audio"]) for r in utterances]
+    groups = {"ann": paths[:4], "bob": paths[4:]}
+    manifest = tmp_path / "two_speakers.jsonl"
+    manifest.write_text("".join(json.dumps({**r, "speaker": "ann" if i < 4 else "bob"}) + "\n" for i, r in enumerate(utterances)))
+    code, out, err = run(capsys, "--ckpt", str(speaker_ckpt), "--manifest", str(manifest), "--data-root", str(digits_corpus), "--wer")
+    assert code == 0 and "statistics of 2 speaker(s) (the manifest's speakers) from 8 recording(s)" in err
+    by_manifest = {str(Path(p).resolve()): text for p, text in texts(out).items()}
+    right = sum(by_manifest[str(Path(p).resolve())].split() == r["text"].split() for p, r in zip(paths, utterances))
+    assert right >= len(utterances) // 2  # still a digits reader
+
+    for speaker, group in groups.items():
+        code, out, err = run(capsys, "--ckpt", str(speaker_ckpt), "--speaker", speaker, *group)
+        assert code == 0 and "statistics of 1 speaker(s) (--speaker) from 4 recording(s)" in err
+        assert [texts(out)[p] for p in group] == [by_manifest[str(Path(p).resolve())] for p in group]
+        waves = [load_audio(p, 16000) for p in group]
+        assert [texts(out)[p] for p in group] == greedy_with_speaker_statistics(speaker_ckpt, waves, speaker)
+
+
+def test_per_speaker_cmvn_of_one_long_recording_chunked_equals_whole(capsys, speaker_ckpt: Path, long_recording: Path) -> None:
+    code, out, err = run(capsys, "--ckpt", str(speaker_ckpt), str(long_recording), "--chunk-seconds", "0")
+    assert code == 0 and "statistics of 1 speaker(s) (one per recording) from 1 recording(s)" in err
+    whole = texts(out)[str(long_recording)]
+    assert len(whole.split()) > 10
+    code, out, _ = run(capsys, "--ckpt", str(speaker_ckpt), str(long_recording), "--chunk-seconds", "3.5", "--overlap-seconds", "1.5")
+    assert code == 0 and texts(out)[str(long_recording)] == whole  # every window uses the whole recording's statistics
+
+
+def test_speaker_option_needs_a_model_that_normalises_by_speaker(capsys, digits_ckpt: Path, utterances: list[dict], digits_corpus: Path) -> None:
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--speaker", "ann", str(digits_corpus / utterances[0]["audio"]))
+    assert code == 2 and "--speaker is for a model that normalises by speaker (SpeakerCMVN)" in err
