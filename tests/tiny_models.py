@@ -125,8 +125,11 @@ def write_ramps(root: Path, count: int, seed: int) -> tuple[list[torch.Tensor], 
     return series, labels
 
 
-def train_tones_classifier(root: Path, out: Path, steps: int = 40, seed: int = 0) -> Path:
-    """An MFCC + GRU classifier of 8 kHz WAV files: a low (200-300 Hz) or high (1-2 kHz) tone."""
+def train_tones_classifier(root: Path, out: Path, steps: int = 40, seed: int = 0, by_speaker: bool = False) -> Path:
+    """An MFCC + GRU classifier of 8 kHz WAV files: a low (200-300 Hz) or high (1-2 kHz) tone.
+
+    ``by_speaker``: with per-speaker CMVN, every training file one speaker ("lab"), so the
+    statistics pool both tones (per recording they would remove the tone's own spectrum)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
@@ -146,19 +149,27 @@ def train_tones_classifier(root: Path, out: Path, steps: int = 40, seed: int = 0
         "head": {"class_path": "seqkit.heads.classification.ClassificationHead"},
         "warmup_steps": 0,
     }
+    if by_speaker:
+        init_args["normalizer"] = {"class_path": "seqkit.features.cmvn.SpeakerCMVN"}
     task = _build(CLASSIFIER, init_args)
-    _fit_classifier(task, waves, labels, steps, seed)
+    if by_speaker:
+        with torch.no_grad():
+            for wave in waves:
+                task.normalizer.accumulate(*task.features(wave.unsqueeze(0), torch.tensor([wave.numel()])), ["lab"])
+        task.normalizer.finish()
+    _fit_classifier(task, waves, labels, steps, seed, "lab" if by_speaker else None)
     return _save(CLASSIFIER, init_args, task, out)
 
 
-def _fit_classifier(task, inputs: list[torch.Tensor], labels: list[int], steps: int, seed: int) -> None:
+def _fit_classifier(task, inputs: list[torch.Tensor], labels: list[int], steps: int, seed: int, speaker: str | None = None) -> None:
     rng = random.Random(seed)
     optimizer = torch.optim.AdamW(task.parameters(), lr=1e-2)
     task.train()
     for _ in range(steps):
         batch = rng.sample(range(len(inputs)), 16)
         x = pad_sequence([inputs[i] for i in batch], batch_first=True)  # (B, T, ...)
-        logits = task(x, torch.tensor([inputs[i].shape[0] for i in batch]))  # (B, C)
+        speakers = None if speaker is None else [speaker] * len(batch)
+        logits = task(x, torch.tensor([inputs[i].shape[0] for i in batch]), speakers)  # (B, C)
         loss = task.head.loss(logits, torch.tensor([labels[i] for i in batch]))
         optimizer.zero_grad()
         loss.backward()

@@ -21,7 +21,6 @@ import torch
 from lightning.pytorch.cli import instantiate_module
 
 from seqkit.checkpoints import UntrustedCheckpointError, read_plain_checkpoint
-from seqkit.features.cmvn import normalizes_by_speaker
 
 
 TRUSTED_MODULES = ("seqkit", "torch", "lightning")
@@ -104,9 +103,3 @@ def load_task(ckpt: str | Path, device: str = "cpu") -> L.LightningModule:
     task.load_state_dict(checkpoint["state_dict"])
     return task.to(device).eval()
 
-
-def refuse_per_speaker_normalizer(task: L.LightningModule, path: str) -> None:
-    """Commands that read loose files know no speakers: a SpeakerCMVN model cannot run there."""
-    if normalizes_by_speaker(getattr(task, "normalizer", None)):
-        raise ValueError(f"{path} normalises by speaker ({type(task.normalizer).__name__}): files have no speaker "
-                         "here; use `seqkit test` or `seqkit predict` with a data module that names them")

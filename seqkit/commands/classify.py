@@ -12,6 +12,10 @@ is a data-module setting the checkpoint does not hold (decode them as training d
 Several ``--ckpt`` (``--ckpt A --ckpt B``) make an ensemble: every checkpoint classifies
 every input and their class probabilities are averaged (as ``tools/ensemble.py`` does with
 test runs).  They must share the classes and what they read.
+
+An audio classifier trained with per-speaker CMVN (``SpeakerCMVN``) first reads the inputs
+once for each speaker's statistics, grouped as ``seqkit transcribe`` groups them
+(``--speaker``, else a manifest's speakers, else one per recording).
 """
 
 from __future__ import annotations
@@ -28,15 +32,17 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
-from seqkit.commands.checkpoint import load_task, refuse_per_speaker_normalizer
+from seqkit.commands.checkpoint import load_task
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.npy_features import FeatureFileError, npy_shape
 from seqkit.data.word_vocabulary import WordVocabulary
+from seqkit.features.cmvn import normalizes_by_speaker
 from seqkit.features.embedding import TokenEmbedding
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.features.spectral import SpectralFeatures
 from seqkit.features.video import FrameCNN, FrameDifference
 from seqkit.inference.inputs import InputItem, read_inputs, reorder
+from seqkit.inference.speaker_statistics import prepare_speaker_statistics
 
 
 class InputError(ValueError):
@@ -52,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checkpoint written by `seqkit fit`; repeated (--ckpt A --ckpt B): an ensemble, "
                         "probabilities averaged")
     parser.add_argument("--top-k", type=int, default=1, help="labels shown per input, most probable first")
+    parser.add_argument("--speaker", help="for an audio model that normalises by speaker (SpeakerCMVN): all inputs are "
+                        "this one speaker (default: a manifest's speakers, else one per recording)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--format", choices=["tsv", "jsonl"], help="default: jsonl for --output *.jsonl, else tsv")
     parser.add_argument("--output", help="write here instead of stdout")
@@ -125,7 +133,6 @@ def load_classifiers(paths: list[str], device: str) -> list:
         task = load_task(path, device)
         if not hasattr(task, "labels"):
             raise ValueError(f"{path} is a {type(task).__name__}, not a sequence classifier (use `seqkit transcribe`?)")
-        refuse_per_speaker_normalizer(task, path)
         if tasks and task.labels != tasks[0].labels:
             raise ValueError(f"{path}: classes {task.labels} differ from {paths[0]}'s {tasks[0].labels}")
         if tasks and input_contract(task.features) != input_contract(tasks[0].features):
@@ -136,11 +143,11 @@ def load_classifiers(paths: list[str], device: str) -> list:
 
 
 @torch.inference_mode()
-def classify(task, inputs: list[Tensor]) -> Tensor:
-    """inputs: B x (T_i, ...) -> class probabilities (B, C) on CPU."""
+def classify(task, inputs: list[Tensor], speakers: list[str] | None = None) -> Tensor:
+    """inputs: B x (T_i, ...) -> class probabilities (B, C) on CPU; ``speakers`` for SpeakerCMVN."""
     lengths = torch.tensor([x.shape[0] for x in inputs], device=task.device)  # (B,)
     batch = pad_sequence([x.to(task.device) for x in inputs], batch_first=True)  # (B, T, ...)
-    return task(batch, lengths).float().softmax(-1).cpu()
+    return task(batch, lengths, speakers).float().softmax(-1).cpu()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             items = sentences(args.files)
             if not items:
                 raise InputError(f"no sentences in {', '.join(args.files)}")
+        if kind != "audio" and any(normalizes_by_speaker(getattr(t, "normalizer", None)) for t in tasks):
+            raise InputError(f"{args.ckpt[0]} normalises by speaker (SpeakerCMVN): classify computes speaker "
+                             f"statistics for audio only; use `seqkit test` or `seqkit predict` for {kind} inputs")
+        speakers = prepare_speaker_statistics(tasks, items, args.speaker)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -191,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                     bar.write(f"error: {err}", file=sys.stderr)
                     results[i] = None
             if inputs:
-                probs = torch.stack([classify(member, inputs) for member in tasks]).mean(0)  # (B, C)
+                named = None if speakers is None else [speakers[i] for i in group]
+                probs = torch.stack([classify(member, inputs, named) for member in tasks]).mean(0)  # (B, C)
                 top = probs.topk(top_k, dim=-1)
                 seconds = (time.perf_counter() - start) / len(inputs)
                 for i, values, indices in zip(group, top.values.tolist(), top.indices.tolist()):

@@ -34,13 +34,12 @@ from tqdm import tqdm
 from seqkit.commands.checkpoint import load_task
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import read_manifest
-from seqkit.features.cmvn import normalizes_by_speaker
 from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.inference.chunking import model_geometry, plan_windows
 from seqkit.inference.ensemble import EnsembleTranscriber
 from seqkit.inference.inputs import InputItem, read_inputs, reorder
 from seqkit.inference.reader import open_reader
-from seqkit.inference.speaker_statistics import collect_speaker_statistics, speakers_of
+from seqkit.inference.speaker_statistics import prepare_speaker_statistics
 from seqkit.inference.transcriber import Transcriber
 
 
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 plan_windows(int(3 * args.chunk_seconds * rate), int(args.chunk_seconds * rate),
                              int(args.overlap_seconds * rate), model_geometry(task))
         transcriber = members[0] if len(members) == 1 else EnsembleTranscriber(members, args.ckpt)
-        speakers = _speaker_statistics(members, items, args.speaker)
+        speakers = prepare_speaker_statistics([m.task for m in members], items, args.speaker)
     except (FileNotFoundError, ValueError) as err:  # ManifestError, UntrustedCheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -153,21 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.wer:
         _print_wer(records, transcriber.task.tokenizer.normalize)
     return 1 if failures else 0
-
-
-def _speaker_statistics(members: list[Transcriber], items: list[InputItem], pooled: str | None) -> list[str] | None:
-    """Each input's speaker, after filling the statistics of every member that normalises by speaker."""
-    by_speaker = [m.task for m in members if normalizes_by_speaker(getattr(m.task, "normalizer", None))]
-    if not by_speaker:
-        if pooled:
-            raise ValueError("--speaker is for a model that normalises by speaker (SpeakerCMVN); this one does not")
-        return None
-    speakers = speakers_of(items, pooled)
-    for task in by_speaker:
-        count = collect_speaker_statistics(task, items, speakers)
-    grouped = "--speaker" if pooled else ("the manifest's speakers" if any(i.speaker for i in items) else "one per recording")
-    print(f"per-speaker CMVN: statistics of {count} speaker(s) ({grouped}) from {len(items)} recording(s)", file=sys.stderr)
-    return speakers
 
 
 def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transcriber | EnsembleTranscriber,

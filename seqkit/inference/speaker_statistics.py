@@ -56,6 +56,8 @@ def collect_speaker_statistics(task, items: list[InputItem], speakers: list[str]
     normalizer = task.normalizer
     if not normalizes_by_speaker(normalizer):
         raise ValueError(f"{type(task).__name__}'s normalizer does not normalise by speaker")
+    if getattr(task, "standardizer", None) is not None:  # its statistics would be of unstandardised inputs
+        raise ValueError(f"{type(task).__name__} standardises its inputs before the features: not audio")
     rate = int(task.features.sample_rate)
     normalizer.reset()
     for item, speaker in tqdm(list(zip(items, speakers)), desc="speaker statistics", unit="file",
@@ -75,3 +77,19 @@ def collect_speaker_statistics(task, items: list[InputItem], speakers: list[str]
             reader.close()
     normalizer.finish()
     return len(normalizer.stats)
+
+
+def prepare_speaker_statistics(tasks: list, items: list[InputItem], pooled: str | None) -> list[str] | None:
+    """Each input's speaker, after filling the statistics of every task that normalises by
+    speaker (``--speaker`` is ``pooled``); None when no task does."""
+    by_speaker = [task for task in tasks if normalizes_by_speaker(getattr(task, "normalizer", None))]
+    if not by_speaker:
+        if pooled:
+            raise ValueError("--speaker is for a model that normalises by speaker (SpeakerCMVN); this one does not")
+        return None
+    speakers = speakers_of(items, pooled)
+    for task in by_speaker:
+        count = collect_speaker_statistics(task, items, speakers)
+    grouped = "--speaker" if pooled else ("the manifest's speakers" if any(i.speaker for i in items) else "one per recording")
+    print(f"per-speaker CMVN: statistics of {count} speaker(s) ({grouped}) from {len(items)} recording(s)", file=sys.stderr)
+    return speakers

@@ -103,20 +103,38 @@ def test_a_speech_checkpoint_is_refused(capsys, digits_corpus: Path, tmp_path: P
     assert code == 2 and "not a sequence classifier" in err
 
 
-def test_a_checkpoint_that_normalises_by_speaker_is_refused(capsys, tmp_path: Path) -> None:
+def test_an_audio_classifier_that_normalises_by_speaker_pools_its_speakers(capsys, tmp_path: Path) -> None:
+    with one_thread_only():
+        ckpt = train_tones_classifier(tmp_path / "tones", tmp_path / "speaker.ckpt", by_speaker=True)
+    files = sorted(str(p) for p in (tmp_path / "tones").glob("*.wav"))[:12]
+    code, pooled, err = run(capsys, "--ckpt", str(ckpt), "--speaker", "lab", *files)
+    assert code == 0 and "statistics of 1 speaker(s) (--speaker) from 12 recording(s)" in err
+    right = sum(line.split("\t")[1].split(":")[0] == Path(line.split("\t")[0]).stem.split("_")[1] for line in pooled.splitlines())
+    assert right >= 11, pooled
+    code, alone, err = run(capsys, "--ckpt", str(ckpt), *files)  # each recording its own speaker: its own tone removed
+    assert code == 0 and "(one per recording)" in err
+    assert sum(line.split("\t")[1].split(":")[0] == Path(line.split("\t")[0]).stem.split("_")[1]
+               for line in alone.splitlines()) <= 8
+
+    manifest = tmp_path / "tones" / "m.jsonl"  # the same speaker named by a manifest
+    manifest.write_text("".join(json.dumps({"id": Path(f).stem, "audio": Path(f).name, "duration": 0.5, "text": "",
+                                            "speaker": "lab"}) + "\n" for f in files))
+    code, out, err = run(capsys, "--ckpt", str(ckpt), "--manifest", str(manifest))
+    assert code == 0 and "(the manifest's speakers)" in err
+    assert [line.split("\t")[1] for line in out.splitlines()] == [line.split("\t")[1] for line in pooled.splitlines()]
+
+
+def test_speaker_statistics_are_for_audio_classifiers_only(capsys, ramps: tuple[Path, Path], tmp_path: Path) -> None:
     import torch
-    from lightning.pytorch.cli import instantiate_module
 
-    from seqkit.tasks.sequence_classification import SequenceClassifier
-
-    config = {"_class_path": "seqkit.tasks.sequence_classification.SequenceClassifier", "labels": ["a", "b"],
-              "features": {"class_path": "seqkit.features.spectral.MFCC", "init_args": {"sample_rate": 8000}},
-              "normalizer": {"class_path": "seqkit.features.cmvn.SpeakerCMVN"},
-              "encoder": {"class_path": "seqkit.encoders.rnn.RNNEncoder", "init_args": {"hidden_size": 4, "num_layers": 1}}}
-    task = instantiate_module(SequenceClassifier, config)
-    torch.save({"hyper_parameters": config, "state_dict": task.state_dict()}, tmp_path / "speaker.ckpt")
-    code, _, err = run(capsys, "--ckpt", str(tmp_path / "speaker.ckpt"), str(tmp_path / "x.wav"))
-    assert code == 2 and "normalises by speaker (SpeakerCMVN)" in err
+    ckpt, test = ramps
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
+    checkpoint["hyper_parameters"]["normalizer"] = {"class_path": "seqkit.features.cmvn.SpeakerCMVN"}
+    torch.save(checkpoint, tmp_path / "speaker.ckpt")
+    code, _, err = run(capsys, "--ckpt", str(tmp_path / "speaker.ckpt"), *map(str, sorted(test.glob("*.npy"))[:2]))
+    assert code == 2 and "normalises by speaker (SpeakerCMVN): classify computes speaker statistics for audio only" in err
+    code, _, err = run(capsys, "--ckpt", str(ckpt), "--speaker", "x", *map(str, sorted(test.glob("*.npy"))[:2]))
+    assert code == 2 and "--speaker is for a model that normalises by speaker" in err
 
 
 def test_several_checkpoints_average_their_probabilities(capsys, ramps: tuple[Path, Path], tones: tuple[Path, Path],
