@@ -41,7 +41,7 @@ from seqkit.features.embedding import TokenEmbedding
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.features.spectral import SpectralFeatures
 from seqkit.features.video import FrameCNN, FrameDifference
-from seqkit.inference.inputs import InputItem, read_inputs, reorder
+from seqkit.inference.inputs import InputItem, add_input_arguments, read_inputs, reorder
 from seqkit.inference.speaker_statistics import prepare_speaker_statistics
 
 
@@ -51,20 +51,13 @@ class InputError(ValueError):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit classify", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", help="audio files, .npy arrays or text files, as the checkpoint's features take")
-    parser.add_argument("--manifest", help="JSONL manifest (the training format: id, audio, duration, text)")
-    parser.add_argument("--data-root", help="folder the manifest's paths are relative to (default: the manifest's)")
+    add_input_arguments(parser, "audio files, .npy arrays or text files, as the checkpoint's features take",
+                        "JSONL manifest (the training format: id, audio, duration, text)")
     parser.add_argument("--ckpt", required=True, action="append",
                         help="checkpoint written by `seqkit fit`; repeated (--ckpt A --ckpt B): an ensemble, "
                         "probabilities averaged")
     parser.add_argument("--top-k", type=int, default=1, help="labels shown per input, most probable first")
-    parser.add_argument("--speaker", help="for an audio model that normalises by speaker (SpeakerCMVN): all inputs are "
-                        "this one speaker (default: a manifest's speakers, else one per recording)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--format", choices=["tsv", "jsonl"], help="default: jsonl for --output *.jsonl, else tsv")
-    parser.add_argument("--output", help="write here instead of stdout")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); 1 is often fastest on a busy machine")
     return parser
 
 

@@ -37,7 +37,7 @@ from seqkit.data.manifest import read_manifest
 from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.inference.chunking import model_geometry, plan_windows
 from seqkit.inference.ensemble import EnsembleTranscriber
-from seqkit.inference.inputs import InputItem, read_inputs, reorder
+from seqkit.inference.inputs import InputItem, add_input_arguments, read_inputs, reorder
 from seqkit.inference.reader import open_reader
 from seqkit.inference.speaker_statistics import prepare_speaker_statistics
 from seqkit.inference.transcriber import Transcriber
@@ -45,9 +45,8 @@ from seqkit.inference.transcriber import Transcriber
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqkit transcribe", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", help="audio files (any format libsndfile reads)")
-    parser.add_argument("--manifest", help="JSONL manifest (the training format); its text is the reference for --wer")
-    parser.add_argument("--data-root", help="folder the manifest's audio paths are relative to (default: the manifest's)")
+    add_input_arguments(parser, "audio files (any format libsndfile reads)",
+                        "JSONL manifest (the training format); its text is the reference for --wer")
     parser.add_argument("--ckpt", required=True, action="append",
                         help="checkpoint written by `seqkit fit`; repeated (--ckpt A --ckpt B --ckpt C): an "
                              "ensemble, the transcript that agrees most with the others' is kept")
@@ -61,16 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lm-weight", type=float, help="n-gram LM weight (default: the checkpoint's decoder's, else 0)")
     parser.add_argument("--word-score", type=float, help="score per emitted word (default: the checkpoint's, else 0)")
     parser.add_argument("--ngram-order", type=int, help="order of the n-gram LM (default: the checkpoint's, else 3)")
-    parser.add_argument("--speaker", help="for a model that normalises by speaker (SpeakerCMVN): all inputs are this "
-                        "one speaker, whose statistics pool them (default: a manifest's speakers, else one per recording)")
     parser.add_argument("--batch-size", type=int, default=8, help="recordings (or windows of a long one) per forward pass")
     parser.add_argument("--chunk-seconds", type=float, default=30.0, help="longer recordings run in windows of this length; 0: never")
     parser.add_argument("--overlap-seconds", type=float, default=2.0, help="overlap of consecutive windows")
-    parser.add_argument("--format", choices=["tsv", "jsonl"], help="default: jsonl for --output *.jsonl, else tsv")
-    parser.add_argument("--output", help="write here instead of stdout")
     parser.add_argument("--wer", action="store_true", help="print the WER against the manifest's text on stderr")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); 1 is often fastest on a busy machine")
     return parser
 
 

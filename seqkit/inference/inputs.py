@@ -7,6 +7,7 @@ no absolute paths, no ``..`` escapes.  Its ``text`` is the reference for a WER.
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,19 @@ def items_from_manifest(manifest: str | os.PathLike, data_root: str | os.PathLik
                   speaker=u.speaker, offset=u.offset, size=u.size)
         for u in read_manifest(Path(manifest), data_root)
     ]
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, files_help: str, manifest_help: str) -> None:
+    """The arguments :func:`read_inputs` and the speaker statistics read, shared by the inference commands."""
+    parser.add_argument("files", nargs="*", help=files_help)
+    parser.add_argument("--manifest", help=manifest_help)
+    parser.add_argument("--data-root", help="folder the manifest's paths are relative to (default: the manifest's)")
+    parser.add_argument("--speaker", help="for a model that normalises by speaker (SpeakerCMVN, audio): all inputs are "
+                        "this one speaker, whose statistics pool them (default: a manifest's speakers, else one per recording)")
+    parser.add_argument("--format", choices=["tsv", "jsonl"], help="default: jsonl for --output *.jsonl, else tsv")
+    parser.add_argument("--output", help="write here instead of stdout")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's); 1 is often fastest on a busy machine")
 
 
 def read_inputs(args, what: str) -> tuple[list[InputItem], str]:
