@@ -8,7 +8,8 @@ Output: ``PATH<TAB>TEXT`` lines (default), or JSONL with timings (``--format jso
 
 Several ``--ckpt`` (``--ckpt A --ckpt B --ckpt C``) make an ensemble: every model
 decodes every recording, and the transcript closest to the others is kept
-(:mod:`seqkit.inference.ensemble`: why not averaged posteriors).  Beam search options apply
+(:mod:`seqkit.inference.ensemble`: why not averaged posteriors), or with ``--combine rover``
+the words that most members put in each place (:mod:`seqkit.inference.rover`).  Beam search options apply
 to every model.
 
 A model trained with per-speaker CMVN (``SpeakerCMVN``) first reads the inputs once for each
@@ -36,9 +37,10 @@ from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import read_manifest
 from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.inference.chunking import model_geometry, plan_windows
-from seqkit.inference.ensemble import EnsembleTranscriber
+from seqkit.inference.ensemble import EnsembleTranscriber, closest_to_the_others
 from seqkit.inference.inputs import InputItem, add_input_arguments, read_inputs, reorder
 from seqkit.inference.reader import open_reader
+from seqkit.inference.rover import rover
 from seqkit.inference.speaker_statistics import prepare_speaker_statistics
 from seqkit.inference.transcriber import Transcriber
 
@@ -50,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ckpt", required=True, action="append",
                         help="checkpoint written by `seqkit fit`; repeated (--ckpt A --ckpt B --ckpt C): an "
                              "ensemble, the transcript that agrees most with the others' is kept")
+    parser.add_argument("--combine", choices=["closest", "rover"], default="closest",
+                        help="an ensemble's transcripts: keep the one closest to the others, or vote word by word "
+                             "(ROVER), which can mend each member's errors with the others' words")
     parser.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
     parser.add_argument("--beam-size", type=int, help="beam width (default: the checkpoint's decoder's, else 32)")
     parser.add_argument("--lm-text", help="word lexicon and n-gram LM from these transcripts: a JSONL manifest "
@@ -130,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 rate = members[-1].sample_rate
                 plan_windows(int(3 * args.chunk_seconds * rate), int(args.chunk_seconds * rate),
                              int(args.overlap_seconds * rate), model_geometry(task))
-        transcriber = members[0] if len(members) == 1 else EnsembleTranscriber(members, args.ckpt)
+        combine = rover if args.combine == "rover" else closest_to_the_others
+        transcriber = members[0] if len(members) == 1 else EnsembleTranscriber(members, args.ckpt, combine)
         speakers = prepare_speaker_statistics([m.task for m in members], items, args.speaker)
     except (FileNotFoundError, ValueError) as err:  # ManifestError, UntrustedCheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)

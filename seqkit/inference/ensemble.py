@@ -3,6 +3,7 @@
 Each member decodes on its own, and the transcript kept is the one closest to all the
 others (least summed word edit distance; a tie goes to the earlier checkpoint): with
 three or more members, a word error that only a minority makes is outvoted.
+:func:`seqkit.inference.rover.rover` votes word by word instead (``combine``).
 
 Why not average the posteriors, as ``seqkit classify`` does with class probabilities: CTC
 models emit each label as a spike at a frame of their own choosing, and models of other
@@ -31,17 +32,19 @@ def closest_to_the_others(hypotheses: list[str]) -> str:
 class EnsembleTranscriber:
     """:class:`Transcriber`'s interface over several of them (``task`` is the first one's)."""
 
-    def __init__(self, members: list[Transcriber], names: list[str]) -> None:
+    def __init__(self, members: list[Transcriber], names: list[str],
+                 combine: Callable[[list[str]], str] = closest_to_the_others) -> None:
         rates = {m.sample_rate for m in members}
         if len(rates) > 1:
             raise ValueError(f"{', '.join(names)}: models of one ensemble must read the same sample rate, got {sorted(rates)}")
         self.members = members
+        self.combine = combine  # the members' transcripts of one recording -> one
         self.task = members[0].task
         self.sample_rate = members[0].sample_rate
 
     def transcribe(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[str]:
         per_member = [member.transcribe(waveforms, speakers) for member in self.members]
-        return [closest_to_the_others(list(hypotheses)) for hypotheses in zip(*per_member)]
+        return [self.combine(list(hypotheses)) for hypotheses in zip(*per_member)]
 
     def transcribe_long(
         self, reader, chunk_seconds: float, overlap_seconds: float,
@@ -54,4 +57,4 @@ class EnsembleTranscriber:
                     progress(before * total + done, len(self.members) * total)
 
             hypotheses.append(member.transcribe_long(reader, chunk_seconds, overlap_seconds, member_progress, speaker))
-        return closest_to_the_others(hypotheses)
+        return self.combine(hypotheses)

@@ -171,6 +171,9 @@ def test_several_checkpoints_decode_their_averaged_posteriors(
     assert set(texts(both)) == set(texts(alone))
     assert all(set(text.split()) <= DIGITS for text in texts(both).values())  # the lexicon's words only
     assert len(texts(both)[str(long_recording)].split()) > 10
+    # ROVER of two members: every disagreement is a tie, won by the first member's words.
+    code, voted, _ = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(other), *paths, "--combine", "rover")
+    assert code == 0 and texts(voted) == {p: texts(alone)[p] for p in paths}
 
     tones = train_tones_classifier(tmp_path / "tones", tmp_path / "tones.ckpt", steps=2)
     code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(tones), paths[0])
