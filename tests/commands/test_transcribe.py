@@ -191,7 +191,7 @@ def greedy_with_speaker_statistics(ckpt: Path, waves: list[torch.Tensor], speake
 
 
 def test_per_speaker_cmvn_pools_each_speakers_recordings(
-    capsys, speaker_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path
+    capsys, load_script, speaker_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path
 ) -> None:
     paths = [str(digits_corpus / r["audio"]) for r in utterances]
     groups = {"ann": paths[:4], "bob": paths[4:]}
@@ -209,6 +209,16 @@ def test_per_speaker_cmvn_pools_each_speakers_recordings(
         assert [texts(out)[p] for p in group] == [by_manifest[str(Path(p).resolve())] for p in group]
         waves = [load_audio(p, 16000) for p in group]
         assert [texts(out)[p] for p in group] == greedy_with_speaker_statistics(speaker_ckpt, waves, speaker)
+
+    # The same recordings packed in tar shards (members are read whole): the same statistics, the same texts.
+    shards = tmp_path / "shards"
+    assert load_script("tools/write_shards.py").main([str(manifest), "--data-root", str(digits_corpus), "--out", str(shards),
+                                                      "--shard-mb", "0.1", "--quiet"]) == 0
+    capsys.readouterr()  # the tool's summary
+    code, out, err = run(capsys, "--ckpt", str(speaker_ckpt), "--manifest", str(shards / "index.jsonl"), "--format", "jsonl")
+    assert code == 0 and "statistics of 2 speaker(s) (the manifest's speakers) from 8 recording(s)" in err
+    from_shards = {record["id"]: record["text"] for record in map(json.loads, out.splitlines())}
+    assert from_shards == {r["id"]: by_manifest[str((digits_corpus / r["audio"]).resolve())] for r in utterances}
 
 
 def test_per_speaker_cmvn_of_one_long_recording_chunked_equals_whole(capsys, speaker_ckpt: Path, long_recording: Path) -> None:
