@@ -27,6 +27,7 @@ Slot = dict[int, "str | None"]  # member index -> its word here, or None
 def _align(slots: list[Slot], words: list[str]) -> list[tuple[int | None, int | None]]:
     """Least-cost alignment of ``words`` to ``slots``: pairs (slot index or None, word index or None)."""
     n, m = len(slots), len(words)
+    present = [set(slot.values()) for slot in slots]
     cost = [[0] * (m + 1) for _ in range(n + 1)]
     skip = [0 if None in slot.values() else DELETION for slot in slots]  # a slot some member already lacks
     for i in range(1, n + 1):
@@ -34,14 +35,13 @@ def _align(slots: list[Slot], words: list[str]) -> list[tuple[int | None, int | 
     for j in range(1, m + 1):
         cost[0][j] = cost[0][j - 1] + INSERTION
     for i in range(1, n + 1):
-        present = set(slots[i - 1].values())
         for j in range(1, m + 1):
-            match = 0 if words[j - 1] in present else SUBSTITUTION
+            match = 0 if words[j - 1] in present[i - 1] else SUBSTITUTION
             cost[i][j] = min(cost[i - 1][j - 1] + match, cost[i - 1][j] + skip[i - 1], cost[i][j - 1] + INSERTION)
     pairs = []
     i, j = n, m
     while i or j:
-        if i and j and cost[i][j] == cost[i - 1][j - 1] + (0 if words[j - 1] in slots[i - 1].values() else SUBSTITUTION):
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (0 if words[j - 1] in present[i - 1] else SUBSTITUTION):
             pairs.append((i - 1, j - 1))
             i, j = i - 1, j - 1
         elif i and cost[i][j] == cost[i - 1][j] + skip[i - 1]:

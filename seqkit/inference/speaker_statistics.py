@@ -48,7 +48,7 @@ def block_bounds(total: int, block: int, align: int) -> list[tuple[int, int]]:
 
 
 @torch.inference_mode()
-def collect_speaker_statistics(task, items: list[InputItem], speakers: list[str], quiet: bool = False) -> int:
+def collect_speaker_statistics(task, items: list[InputItem], speakers: list[str]) -> int:
     """Fill ``task.normalizer``'s statistics from ``items``; returns the speakers seen.
 
     Unreadable recordings are passed over here: the decoding pass reports them.
@@ -61,7 +61,7 @@ def collect_speaker_statistics(task, items: list[InputItem], speakers: list[str]
     rate = int(task.features.sample_rate)
     normalizer.reset()
     for item, speaker in tqdm(list(zip(items, speakers)), desc="speaker statistics", unit="file",
-                              disable=quiet or len(items) < 10, file=sys.stderr):
+                              disable=len(items) < 10, file=sys.stderr):
         try:
             reader = open_reader(item, rate)
         except AudioError:

@@ -56,7 +56,7 @@ def test_statistics_read_in_blocks_match_the_whole_recording(
     unreadable.write_bytes(b"RIFF not audio")
     items = [InputItem(id="long", path=str(path)), InputItem(id="broken", path=str(unreadable)),
              InputItem(id="missing", path=str(tmp_path / "missing.wav"))]
-    count = collect_speaker_statistics(task, items, ["ann", "bob", "cid"], quiet=True)
+    count = collect_speaker_statistics(task, items, ["ann", "bob", "cid"])
     assert count == 1 and set(task.normalizer.stats) == {"ann"}  # unreadable ones are left to the decoding pass
     mean, std = task.normalizer.stats["ann"]
     # Block edges change a few frames of ~1,500: the statistics move by a small fraction of a std.
@@ -73,6 +73,6 @@ def test_silence_only_recording_gets_statistics_without_nan(speaker_ckpt: Path, 
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros(16000, np.float32), 16000)
     task = load_task(speaker_ckpt)
-    collect_speaker_statistics(task, [InputItem(id="s", path=str(path))], ["s"], quiet=True)
+    collect_speaker_statistics(task, [InputItem(id="s", path=str(path))], ["s"])
     mean, std = task.normalizer.stats["s"]
     assert torch.isfinite(mean).all() and (std > 0).all()
