@@ -19,7 +19,7 @@ from lightning.pytorch.cli import instantiate_module
 from torch.nn.utils.rnn import pad_sequence
 
 from seqkit.data.audio import load_audio
-from seqkit.data.tokenizer import CharTokenizer
+from seqkit.data.tokenizer import CharTokenizer, Tokenizer
 
 STT = "seqkit.tasks.speech_to_text.SpeechToText"
 CLASSIFIER = "seqkit.tasks.sequence_classification.SequenceClassifier"
@@ -44,19 +44,21 @@ def _write_cmvn(path: Path, waves: list[torch.Tensor]) -> None:
     path.write_text(json.dumps({"mean": feats.mean(0).tolist(), "std": feats.std(0).tolist()}))
 
 
-def train_digits_ctc(manifest: Path, out: Path, steps: int = 180, seed: int = 0, hidden: int = 64, layers: int = 2, batch: int = 8) -> Path:
+def train_digits_ctc(manifest: Path, out: Path, steps: int = 180, seed: int = 0, hidden: int = 64, layers: int = 2, batch: int = 8,
+                     tokenizer: Tokenizer | None = None) -> Path:
     """A BiGRU-CTC on log-mel stacked x3 (the digits recipe, smaller), trained on ``manifest``.
 
     Each example is two utterances joined by a pause, their texts by a space: so the model
     learns that a pause between utterances is a word boundary, and meets speech that does not
     start at the recording's start -- as a window of a long recording does.  CMVN is global
     (statistics of the training features, kept in the checkpoint): per-utterance statistics
-    would depend on where a window falls.
+    would depend on where a window falls.  ``tokenizer`` (unfitted; characters by default)
+    sets the targets.
     """
     torch.manual_seed(seed)
     rng = random.Random(seed)
     records = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    tokenizer = CharTokenizer().fit(r["text"] for r in records)
+    tokenizer = (tokenizer or CharTokenizer()).fit(r["text"] for r in records)
     waves = [load_audio(str(manifest.parent / r["audio"]), 16000) for r in records]  # (S,) each
     stats = out.with_suffix(".cmvn.json")
     _write_cmvn(stats, waves)

@@ -194,4 +194,8 @@ def tokenizer_from_state(state: dict) -> Tokenizer:
         tokenizer = SentencePieceTokenizer(state["vocab_size"], state["model_type"], **normalizer)
         tokenizer._load(base64.b64decode(state["model_proto_b64"]))
         return tokenizer
+    if state["kind"] == "phoneme":
+        from seqkit.data.phonemes import PhonemeTokenizer
+
+        return PhonemeTokenizer.from_state(state)
     raise ValueError(f"unknown tokenizer kind {state['kind']!r}")

@@ -10,11 +10,11 @@ transcripts, and builds ``torchaudio.models.decoder.ctc_decoder``.
 
 Mapping our tokenizers onto flashlight's conventions:
 
-* Flashlight needs a word-boundary ("silence") token. For the char tokenizer that is the
-  space character, renamed ``|`` (whitespace cannot appear in flashlight's token files).
+* Flashlight needs a word-boundary ("silence") token. For the char and phoneme tokenizers that
+  is the space character, renamed ``|`` (whitespace cannot appear in flashlight's token files).
   SentencePiece marks word starts inside the pieces and has no such token, so an extra
   silence column is appended to the emissions with a score it can never win with.
-* Char lexicon spellings end with ``|`` (flashlight only completes a word on its final
+* Char and phoneme lexicon spellings end with ``|`` (flashlight only completes a word on its final
   token), but our targets have no space after the last word; one extra frame that emits
   ``|`` is appended to every sequence so the last word can be completed.
 * KenLM scores are log10 while emissions are natural-log; ``lm_weight`` absorbs the factor.
@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from seqkit.data.tokenizer import Tokenizer
-from seqkit.decoding.ngram import estimate_ngram_lm, write_lexicon
+from seqkit.decoding.ngram import BOUNDARY_KINDS, estimate_ngram_lm, write_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class BeamSearchDecoder:
 
         tokens = list(tokenizer.tokens)
         sil = next(s for s in _SIL_CANDIDATES if s not in tokens)
-        has_boundary = tokenizer.kind == "char" and " " in tokens
+        has_boundary = tokenizer.kind in BOUNDARY_KINDS and " " in tokens
         if has_boundary:
             self._sil_id = tokens.index(" ")
             tokens[self._sil_id] = sil
@@ -109,8 +109,8 @@ class BeamSearchDecoder:
             self._sil_id = len(tokens)
             tokens.append(sil)
         self._extra_sil_column = not has_boundary
-        # Only char spellings end with the boundary token (see module docstring).
-        self._final_sil_frame = not self.lexicon_free and tokenizer.kind == "char"
+        # Only char and phoneme spellings end with the boundary token (see module docstring).
+        self._final_sil_frame = not self.lexicon_free and tokenizer.kind in BOUNDARY_KINDS
         tokens_path = workdir / "tokens.txt"
         tokens_path.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
 

