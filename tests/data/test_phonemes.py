@@ -66,6 +66,19 @@ def test_words_without_pronunciation_are_reported_and_left_out() -> None:
     assert tokenizer.unknown_symbols("zoo") == {"Z", "UW"}
 
 
+@pytest.mark.parametrize(
+    "word, stem, suffix",
+    [("mandy's", "mandy", ["Z"]), ("deeps", "deep", ["S"]), ("wolfs", "wolf", ["S"]), ("viewings", "viewing", ["Z"]),
+     ("hazarded", "hazard", ["IH", "D"]), ("smashs", "smash", ["IH", "Z"]), ("jumpped", None, None)],
+)
+def test_words_missing_from_cmudict_are_inflected_from_their_stem(word: str, stem: str | None, suffix: list[str] | None) -> None:
+    tokenizer = PhonemeTokenizer()
+    if stem is None:  # "jumpp" is no word either
+        assert tokenizer.pronunciation(word) is None
+    else:
+        assert tokenizer.pronunciation(word) == tokenizer.pronunciation(stem) + suffix
+
+
 def test_a_lexicon_file_adds_and_overrides_pronunciations(tmp_path: Path) -> None:
     lexicon = tmp_path / "extra.dict"
     lexicon.write_text(";;; corpus words\nHENNY HH EH1 N IY0\nHENNY(2) HH IH1 N IY0\nTHE DH IY0\n")
