@@ -159,6 +159,11 @@ class PhonemeTokenizer(Tokenizer):
                        for i in ids if i != self.blank_id)
         return " ".join(self._word_for(sound) for sound in text.split())
 
+    def phones(self, ids: Iterable[int]) -> str:
+        """The phonemes of ``ids``, space-separated, without blanks and word boundaries: the
+        units a phoneme error rate counts."""
+        return " ".join(self.tokens[i] for i in ids if i != self.blank_id and self.tokens[i] != WORD_BOUNDARY)
+
     def _word_for(self, sound: str) -> str:
         word = self._by_sound.get(sound) or self._nearest_cache.get(sound)
         if word is None:

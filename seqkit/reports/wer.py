@@ -150,6 +150,10 @@ def _top(counter: Counter, top_n: int) -> list[tuple[Any, int]]:
 def build_wer_report(records: list[dict], top_n: int = 20) -> dict:
     """Score ``records`` (``{"id", "speaker", "ref", "hyp", "duration"?}``) into a JSON-ready dict.
 
+    Records of a phoneme model also carry ``ref_phones`` and ``hyp_phones`` (space-separated
+    phonemes of the reference and of the model's greedy output); when all do, the totals and
+    utterances get a phoneme error rate, ``per``.
+
     Keys: ``totals``, ``speakers`` (worst WER first), ``worst`` (the ``top_n`` utterances
     with most errors, then highest WER), ``substitutions`` / ``deletions`` /
     ``insertions`` (the ``top_n`` most frequent), and ``utterances`` (input order, each
@@ -160,6 +164,10 @@ def build_wer_report(records: list[dict], top_n: int = 20) -> dict:
     hyps = [_normalise_space(str(r["hyp"])) for r in records]
     words = _align_all(refs, hyps, "word")
     chars = _align_all(refs, hyps, "char")
+    with_phones = bool(records) and all("ref_phones" in r and "hyp_phones" in r for r in records)
+    phones = _align_all([_normalise_space(str(r["ref_phones"])) for r in records],
+                        [_normalise_space(str(r["hyp_phones"])) for r in records], "word") if with_phones else None
+    total_phones = Counts()
 
     total, total_chars = Counts(), Counts()
     by_speaker: dict[str, Counts] = defaultdict(Counts)
@@ -169,7 +177,9 @@ def build_wer_report(records: list[dict], top_n: int = 20) -> dict:
     ins: Counter = Counter()
     utterances: list[dict] = []
     duration: float | None = None  # stays None when no record carries a duration
-    for record, ref, hyp, (ref_w, hyp_w, w_chunks), (_, _, c_chunks) in zip(records, refs, hyps, words, chars):
+    for index, (record, ref, hyp, (ref_w, hyp_w, w_chunks), (_, _, c_chunks)) in enumerate(
+        zip(records, refs, hyps, words, chars)
+    ):
         counts, char_counts = _counts(w_chunks), _counts(c_chunks)
         ops = _ops(ref_w, hyp_w, w_chunks)
         speaker = str(record.get("speaker", ""))
@@ -202,6 +212,12 @@ def build_wer_report(records: list[dict], top_n: int = 20) -> dict:
                 "alignment": ops,
             }
         )
+        if phones is not None:
+            ref_p, hyp_p, p_chunks = phones[index]
+            phone_counts = _counts(p_chunks)
+            total_phones += phone_counts
+            utterances[-1].update(ref_phones=" ".join(ref_p), hyp_phones=" ".join(hyp_p), per=phone_counts.rate,
+                                  ref_phonemes=phone_counts.ref_len, **_count_fields(phone_counts, "phone_"))
 
     totals = {
         "wer": total.rate,
@@ -216,6 +232,8 @@ def build_wer_report(records: list[dict], top_n: int = 20) -> dict:
         **_count_fields(total_chars, "char_"),
         "duration": duration,
     }
+    if phones is not None:
+        totals.update(per=total_phones.rate, ref_phonemes=total_phones.ref_len, **_count_fields(total_phones, "phone_"))
     speakers = [
         {"speaker": spk, "utterances": speaker_utts[spk], "ref_words": c.ref_len, "wer": c.rate, **_count_fields(c)}
         for spk, c in by_speaker.items()
@@ -273,6 +291,8 @@ def format_summary(report: dict) -> str:
         f"WER {percent(t['wer'])} [ {t['errors']} / {t['ref_words']} words: "
         f"{t['substitutions']} sub, {t['deletions']} del, {t['insertions']} ins ]",
         f"CER {percent(t['cer'])} [ {t['char_errors']} / {t['ref_chars']} chars ]",
+        *([f"PER {percent(t['per'])} [ {t['phone_errors']} / {t['ref_phonemes']} phonemes, greedy output ]"]
+          if "per" in t else []),
         f"utterances {t['utterances']} ({t['utterances_with_errors']} with errors, "
         f"SER {percent(t['sentence_error_rate'])}), reference words {t['ref_words']}",
     ]
@@ -288,6 +308,8 @@ def format_markdown(report: dict) -> str:
         [
             ["WER", f"{percent(t['wer'])} ({t['errors']} / {t['ref_words']})"],
             ["CER", f"{percent(t['cer'])} ({t['char_errors']} / {t['ref_chars']})"],
+            *([["PER (greedy phonemes)", f"{percent(t['per'])} ({t['phone_errors']} / {t['ref_phonemes']})"]]
+              if "per" in t else []),
             ["substitutions", t["substitutions"]],
             ["deletions", t["deletions"]],
             ["insertions", t["insertions"]],

@@ -63,6 +63,10 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         self.head = head(self.encoder.output_size, self.tokenizer.vocab_size)
         self.val_wer, self.val_cer = WordErrorRate(), CharErrorRate()
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
+        # Phoneme targets: also the phoneme error rate of the model's own (greedy) output, the
+        # acoustic model's score before phoneme groups are read back as whole words.
+        phonemes = self.tokenizer.kind == "phoneme"
+        self.val_per, self.test_per = (WordErrorRate(), WordErrorRate()) if phonemes else (None, None)
         self.skipped: list[str] = []
 
     # ---- model ----------------------------------------------------------------------
@@ -155,14 +159,16 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
         return loss
 
-    def _evaluate(self, batch: dict, stage: str) -> list[str]:
+    def _evaluate(self, batch: dict, stage: str) -> tuple[list[str], list[tuple[str, str]] | None]:
+        """Hypotheses, and with phoneme targets the (reference, greedy output) phoneme strings."""
         self._note_skipped(batch)
         if not batch["ids"]:
-            return []
+            return [], None
         log_probs, out_lengths = self(batch["waveforms"], batch["lengths"], batch["speakers"])
         loss = self.head.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
         beam = self.beam_decoder if stage == "test" else None
-        hyps = beam.decode(log_probs, out_lengths) if beam is not None else self.decode(log_probs, out_lengths)
+        best = greedy_decode(log_probs, out_lengths, self.tokenizer.blank_id)
+        hyps = beam.decode(log_probs, out_lengths) if beam is not None else [self.tokenizer.decode(s) for s in best]
         wer, cer = (self.val_wer, self.val_cer) if stage == "val" else (self.test_wer, self.test_cer)
         wer.update(hyps, batch["texts"])
         cer.update(hyps, batch["texts"])
@@ -170,7 +176,14 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         self.log(f"{stage}_loss", loss, batch_size=batch_size, sync_dist=True)
         self.log(f"{stage}_wer", wer, prog_bar=True, batch_size=batch_size)
         self.log(f"{stage}_cer", cer, batch_size=batch_size)
-        return hyps
+        per = self.val_per if stage == "val" else self.test_per
+        if per is None:
+            return hyps, None
+        targets = batch["targets"].split(batch["target_lengths"].tolist())
+        phones = [(self.tokenizer.phones(t.tolist()), self.tokenizer.phones(h)) for t, h in zip(targets, best)]
+        per.update([hyp for _, hyp in phones], [ref for ref, _ in phones])
+        self.log(f"{stage}_per", per, batch_size=batch_size)
+        return hyps, phones
 
     def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
         """Greedy CTC decoding to text."""
@@ -181,10 +194,14 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         self._evaluate(batch, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        hyps = self._evaluate(batch, "test")
+        hyps, phones = self._evaluate(batch, "test")
         seconds = (batch["lengths"].float() / self.features.sample_rate).tolist()  # (B,): WER by length in reports
-        for utt_id, speaker, ref, hyp, duration in zip(batch["ids"], batch["speakers"], batch["texts"], hyps, seconds):
-            self._records.append({"id": utt_id, "speaker": speaker, "ref": ref, "hyp": hyp, "duration": round(duration, 3)})
+        fields = zip(batch["ids"], batch["speakers"], batch["texts"], hyps, seconds)
+        for i, (utt_id, speaker, ref, hyp, duration) in enumerate(fields):
+            record = {"id": utt_id, "speaker": speaker, "ref": ref, "hyp": hyp, "duration": round(duration, 3)}
+            if phones is not None:
+                record["ref_phones"], record["hyp_phones"] = phones[i]
+            self._records.append(record)
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         """Transcripts of the predict manifest; also written to ``predictions.jsonl`` in the run directory."""

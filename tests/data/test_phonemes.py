@@ -42,6 +42,14 @@ def test_decode_reads_back_the_training_words(tokenizer) -> None:
     assert tokenizer.decode([0, space, k, 0, ae, t, space, space, 0, k, ae, t, space]) == "cat cat"
 
 
+def test_phones_drop_blanks_and_word_boundaries(tokenizer) -> None:
+    # What the phoneme error rate compares: the phonemes alone, whatever the CTC output's blanks.
+    k, ae, t, space = (tokenizer.tokens.index(p) for p in ("K", "AE", "T", " "))
+    assert tokenizer.phones([0, k, ae, 0, t, space, space, k, ae, t]) == "K AE T K AE T"
+    assert tokenizer.phones(tokenizer.encode("the cat")) == "DH AH K AE T"
+    assert tokenizer.phones([]) == ""
+
+
 def test_homophones_read_as_the_more_frequent_training_word(tokenizer) -> None:
     # "two" (twice in the training text) and "to" (once) are both T UW.
     assert _phones(tokenizer, "to") == _phones(tokenizer, "two") == ["T", "UW"]

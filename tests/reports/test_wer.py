@@ -113,6 +113,22 @@ def test_alignment_columns_line_up() -> None:
     assert op == "OP:  S           I"
 
 
+def test_phoneme_error_rate_when_every_record_carries_phonemes() -> None:
+    records = [
+        {**rec("u1", "the cat", "the mat"), "ref_phones": "DH AH K AE T", "hyp_phones": "DH AH M AE T"},
+        {**rec("u2", "two", "two"), "ref_phones": "T UW", "hyp_phones": "T UW UW"},
+    ]
+    report = build_wer_report(records)
+    t = report["totals"]
+    assert (t["phone_substitutions"], t["phone_insertions"], t["ref_phonemes"]) == (1, 1, 7)
+    assert t["per"] == pytest.approx(2 / 7)
+    assert [u["per"] for u in report["utterances"]] == pytest.approx([1 / 5, 1 / 2])
+    assert "PER 28.57% [ 2 / 7 phonemes, greedy output ]" in format_summary(report)
+    # Without phonemes on every record, no PER at all (not one computed from some of them).
+    report = build_wer_report([records[0], rec("u3", "a", "a")])
+    assert "per" not in report["totals"] and "PER" not in format_summary(report)
+
+
 def test_bad_records_are_rejected() -> None:
     with pytest.raises(ValueError, match="lacks hyp"):
         build_wer_report([{"id": "u", "ref": "a"}])

