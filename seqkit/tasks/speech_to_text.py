@@ -106,16 +106,23 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
             self.beam_decoder.prepare(self.tokenizer, texts, (self.run_dir() or Path.cwd()) / "decoder")
 
     def _check_split(self, datamodule, split: str) -> None:
-        kept, fatal = [], []
+        kept, fatal, warnings = [], [], []
         utterances = datamodule.utterances(split)
         # One tensor operation for the split: one per utterance took ~60 us (17 s for 281k).
         frames = dict(zip((u.duration for u in utterances), self.output_frames_of([u.duration for u in utterances])))
         for utt in utterances:
             problems = check_transcript(utt, self.tokenizer) + check_ctc_length(utt, self.tokenizer, frames.__getitem__)
+            warnings.extend(p for p in problems if not p.fatal)
             problems = [p for p in problems if p.fatal]
             fatal.extend(problems)
             if not problems:
                 kept.append(utt)
+        if warnings and self.global_rank == 0:
+            # Usable utterances whose target lost a symbol or word: said once, not silently.
+            shown = "\n  ".join(str(p) for p in warnings[:5])
+            more = f"\n  ... and {len(warnings) - 5} more (`seqkit check-data` lists all)" if len(warnings) > 5 else ""
+            log.warning("%d utterance(s) of the %s manifest train or score on part of their transcript:\n  %s%s",
+                        len(warnings), split, shown, more)
         if not fatal:
             return
         if datamodule.on_bad == "error":

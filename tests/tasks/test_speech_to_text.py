@@ -219,3 +219,18 @@ def test_phoneme_targets_also_score_the_greedy_phonemes(monkeypatch) -> None:
     task.test_step(batch, 0)
     assert {k: task._records[0][k] for k in ("ref_phones", "hyp_phones")} == {"ref_phones": "W AH N T UW",
                                                                               "hyp_phones": "W AH T T UW"}
+
+
+def test_transcripts_that_lose_symbols_are_warned_about_once_with_file_and_line(tmp_path: Path, caplog) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "dev").mkdir()
+    train = write_corpus(tmp_path / "train", ["one two", "three"])
+    dev = write_corpus(tmp_path / "dev", ["one two", "three 3", "two"])  # "3" is no training character
+    data = SpeechDataModule(train_manifest=str(train), val_manifest=str(dev), sample_rate=8000, num_workers=0)
+    task = make_task(data.tokenizer_state)
+    with caplog.at_level("WARNING", logger="seqkit.tasks.speech_to_text"):
+        task._check_split(data, "validate")
+    assert [u.id for u in data.utterances("validate")] == ["u0", "u1", "u2"]  # kept: it is still usable
+    [record] = caplog.records
+    assert "1 utterance(s) of the validate manifest" in record.getMessage()
+    assert f"{dev}:2 (id=u1): out-of-vocabulary symbols dropped from the target: ['3']" in record.getMessage()
