@@ -10,12 +10,14 @@ A batch is a plain dict of tensors and lists (never a PackedSequence):
 from __future__ import annotations
 
 import logging
+import random
 from typing import Literal
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data.audio import AudioError, load_audio
+from seqkit.data.background import BackgroundSpeech
 from seqkit.data.manifest import Utterance, read_manifest
 from seqkit.data.paths import expand_data_path
 from seqkit.data.bucketed import BucketedDataModule
@@ -39,22 +41,26 @@ class SpeechDataset(Dataset):
         sample_rate: int,
         on_bad: BadPolicy,
         perturb: SpeedPerturbation | None = None,
+        background: BackgroundSpeech | None = None,
     ) -> None:
         self.utterances = utterances
         self.tokenizer = tokenizer
         self.sample_rate = sample_rate
         self.on_bad = on_bad
         self.perturb = perturb
+        self.background = background
 
     def __len__(self) -> int:
         return len(self.utterances)
 
+    def _load(self, utt: Utterance) -> torch.Tensor:
+        return load_audio(utt.audio, self.sample_rate, where=utt.where, offset=utt.offset, size=utt.size,
+                          segment=utt.segment)
+
     def __getitem__(self, index: int) -> dict | None:
         utt = self.utterances[index]
         try:
-            waveform = load_audio(
-                utt.audio, self.sample_rate, where=utt.where, offset=utt.offset, size=utt.size, segment=utt.segment
-            )
+            waveform = self._load(utt)
         except AudioError as err:
             if self.on_bad == "error":
                 raise
@@ -62,6 +68,8 @@ class SpeechDataset(Dataset):
             return {"skipped": str(err)}
         if self.perturb is not None:
             waveform = self.perturb(waveform)
+        if self.background is not None and len(self.utterances) > 1 and self.background.wanted():
+            waveform = self._with_background(waveform, index)
         return {
             "waveform": waveform,
             "targets": torch.tensor(self.tokenizer.encode(utt.text), dtype=torch.long),
@@ -69,6 +77,19 @@ class SpeechDataset(Dataset):
             "text": self.tokenizer.normalize(utt.text),
             "speaker": utt.speaker,
         }
+
+
+    def _with_background(self, waveform: torch.Tensor, index: int) -> torch.Tensor:
+        other = random.randrange(len(self.utterances) - 1)
+        other += other >= index  # any recording but this one
+        try:
+            background = self._load(self.utterances[other])
+        except AudioError as err:
+            if self.on_bad == "error":
+                raise
+            log.warning("no background from a bad utterance: %s", err)
+            return waveform
+        return self.background.mix(waveform, background)
 
 
 def collate_speech(items: list[dict]) -> dict:
@@ -114,9 +135,11 @@ class SpeechDataModule(BucketedDataModule):
         num_workers: int = 2,
         on_bad: BadPolicy = "error",
         speed_factors: list[float] | None = None,
+        background_speech: BackgroundSpeech | None = None,
         seed: int = 0,
     ) -> None:
         """``speed_factors`` (e.g. ``[0.9, 1.0, 1.1]``) speed-perturbs training audio only.
+        ``background_speech`` mixes other training recordings, quietly, under training audio.
 
         Batches are formed from the manifest durations, so a batch of slowed-down audio can
         be up to 1 / min(speed_factors) times ``max_batch_seconds``.
@@ -131,6 +154,7 @@ class SpeechDataModule(BucketedDataModule):
         self.num_workers = num_workers
         self.on_bad = on_bad
         self.perturb = SpeedPerturbation(speed_factors, sample_rate) if speed_factors else None
+        self.background_speech = background_speech
         self.seed = seed
         self.tokenizer = tokenizer or CharTokenizer()
         self._utterances: dict[str, list[Utterance]] = {}
@@ -171,8 +195,9 @@ class SpeechDataModule(BucketedDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         utterances = self.utterances(split)
-        perturb = self.perturb if split == "fit" else None
-        dataset = SpeechDataset(utterances, self.tokenizer, self.sample_rate, self.on_bad, perturb)
+        training = split == "fit"
+        dataset = SpeechDataset(utterances, self.tokenizer, self.sample_rate, self.on_bad,
+                                self.perturb if training else None, self.background_speech if training else None)
         sampler = DurationBatchSampler(
             [u.duration for u in utterances],
             self.max_batch_seconds,
