@@ -78,7 +78,6 @@ class SpeechDataset(Dataset):
             "speaker": utt.speaker,
         }
 
-
     def _with_background(self, waveform: torch.Tensor, index: int) -> torch.Tensor:
         other = random.randrange(len(self.utterances) - 1)
         other += other >= index  # any recording but this one
