@@ -174,7 +174,9 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         log_probs, out_lengths = self(batch["waveforms"], batch["lengths"], batch["speakers"])
         loss = self.head.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
         beam = self.beam_decoder if stage == "test" else None
-        best = greedy_decode(log_probs, out_lengths, self.tokenizer.blank_id)
+        per = self.val_per if stage == "val" else self.test_per
+        # Greedy ids only when used: for the hypotheses, or for the phoneme error rate.
+        best = greedy_decode(log_probs, out_lengths, self.tokenizer.blank_id) if beam is None or per is not None else []
         hyps = beam.decode(log_probs, out_lengths) if beam is not None else [self.tokenizer.decode(s) for s in best]
         wer, cer = (self.val_wer, self.val_cer) if stage == "val" else (self.test_wer, self.test_cer)
         wer.update(hyps, batch["texts"])
@@ -183,7 +185,6 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         self.log(f"{stage}_loss", loss, batch_size=batch_size, sync_dist=True)
         self.log(f"{stage}_wer", wer, prog_bar=True, batch_size=batch_size)
         self.log(f"{stage}_cer", cer, batch_size=batch_size)
-        per = self.val_per if stage == "val" else self.test_per
         if per is None:
             return hyps, None
         targets = batch["targets"].split(batch["target_lengths"].tolist())
