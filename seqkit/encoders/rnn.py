@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from seqkit.encoders.mingru import MinGRU
-from seqkit.encoders.subsampling import FrameStacking
+from seqkit.encoders.subsampling import ConvSubsampling, FrameStacking
 from seqkit.masking import padding_mask
 
 Cell = Literal["rnn", "lstm", "gru", "mingru"]
@@ -83,12 +83,16 @@ class RecurrentLayer(nn.Module):
 
 
 class RNNEncoder(nn.Module):
-    """Frame stacking, then ``num_layers`` recurrent layers with optional LayerNorm/projection between.
+    """Frame stacking (or strided convolutions), then ``num_layers`` recurrent layers with
+    optional LayerNorm/projection between.
 
     Elman cell (``cell="rnn"``): h_t = tanh(W x_t + U h_{t-1} + b).  Gated cells (LSTM, GRU)
     keep gradients alive over long sequences; stacking shortens the sequences to begin with.
     ``cell="mingru"`` has gates that read x_t only, so a layer is a parallel scan over time
     rather than T dependent steps: the fast choice on a GPU.
+
+    ``stack_frames`` (k) shortens the input k-fold by stacking k frames; with
+    ``conv_channels`` set, by log2(k) stride-2 3x3 convolutions of that many channels instead.
     """
 
     def __init__(
@@ -102,18 +106,23 @@ class RNNEncoder(nn.Module):
         stack_frames: int = 1,
         layer_norm: bool = False,
         projection_size: int | None = None,
+        conv_channels: int | None = None,
     ) -> None:
         super().__init__()
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
         if num_layers < 1:
             raise ValueError("num_layers must be >= 1")
-        self.stacking = FrameStacking(stack_frames)
+        self.subsampler: FrameStacking | ConvSubsampling = (
+            FrameStacking(input_size, stack_frames)
+            if conv_channels is None
+            else ConvSubsampling(input_size, stack_frames, conv_channels)
+        )
         self.bidirectional = bidirectional
         directions = 2 if bidirectional else 1
         self.layers = nn.ModuleList()
         self.between = nn.ModuleList()
-        size = input_size * stack_frames
+        size = self.subsampler.output_size
         for index in range(num_layers):
             self.layers.append(RecurrentLayer(cell, size, hidden_size, bidirectional))
             size = hidden_size * directions
@@ -130,10 +139,10 @@ class RNNEncoder(nn.Module):
 
     @property
     def subsampling(self) -> int:
-        return self.stacking.factor
+        return self.subsampler.factor
 
     def output_lengths(self, lengths: Tensor) -> Tensor:
-        return self.stacking.output_lengths(lengths)
+        return self.subsampler.output_lengths(lengths)
 
     def forward(
         self, x: Tensor, lengths: Tensor, state: EncoderState | None = None, return_state: bool = False
@@ -149,7 +158,7 @@ class RNNEncoder(nn.Module):
             raise ValueError("only a unidirectional encoder can carry a hidden state: the backward direction starts at the end")
         if state is not None and len(state) != len(self.layers):
             raise ValueError(f"state has {len(state)} layer(s), the encoder {len(self.layers)}")
-        x, lengths = self.stacking(x, lengths)
+        x, lengths = self.subsampler(x, lengths)
         finals: EncoderState = []
         for index, layer in enumerate(self.layers):
             if stateful:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from seqkit.encoders.subsampling import FrameStacking
 from seqkit.export.features import ExportableSpectral
 from seqkit.features.cmvn import normalizes_by_speaker
 from seqkit.features.embedding import TokenEmbedding
@@ -101,7 +102,8 @@ class ExportGraph(nn.Module):
         layer = self.encoder.layers[0].forward_rnn
         cell = type(layer).__name__
         direction = "bidirectional" if self.encoder.bidirectional else "unidirectional"
-        return f"{len(self.encoder.layers)} x {cell} {direction}, stacking {self.encoder.subsampling}"
+        subsampler = "stacking" if isinstance(self.encoder.subsampler, FrameStacking) else "convolutional subsampling"
+        return f"{len(self.encoder.layers)} x {cell} {direction}, {subsampler} {self.encoder.subsampling}"
 
     @property
     def output_names(self) -> list[str]:

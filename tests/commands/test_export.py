@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 TOKENIZER = CharTokenizer().fit(["one two three four five six seven"]).state()
 
 
-def speech(features: dict, cell: str, stack: int) -> dict:
+def speech(features: dict, cell: str, stack: int, conv_channels: int | None = None) -> dict:
     return {
         "_class_path": "seqkit.tasks.speech_to_text.SpeechToText",
         "tokenizer": TOKENIZER,
@@ -31,7 +31,7 @@ def speech(features: dict, cell: str, stack: int) -> dict:
         "normalizer": {"class_path": "seqkit.features.cmvn.UtteranceCMVN"},
         "augment": {"class_path": "seqkit.features.specaugment.SpecAugment"},
         "encoder": {"class_path": "seqkit.encoders.rnn.RNNEncoder", "init_args": {
-            "cell": cell, "hidden_size": 12, "num_layers": 2, "stack_frames": stack}},
+            "cell": cell, "hidden_size": 12, "num_layers": 2, "stack_frames": stack, "conv_channels": conv_channels}},
     }
 
 
@@ -51,6 +51,7 @@ MODELS = {
     "ctc-logmel-bilstm": speech(LOGMEL, "lstm", stack=2),
     "ctc-mfcc-bigru": speech(MFCC, "gru", stack=3),
     "ctc-logmel-bimingru": speech(LOGMEL, "mingru", stack=1),
+    "ctc-logmel-conv-bilstm": speech(LOGMEL, "lstm", stack=4, conv_channels=4),
     "cls-tokens-bigru-attention": classifier({"class_path": "seqkit.features.embedding.TokenEmbedding",
                                               "init_args": {"input_size": 40, "embedding_dim": 8}}, "gru", "attention"),
     "cls-frames-bilstm-last": classifier({"class_path": "seqkit.features.frames.PrecomputedFeatures",
@@ -101,6 +102,8 @@ def test_exported_model_matches_pytorch_on_new_batch_sizes_and_lengths(checkpoin
     assert f"caller computes: {caller}" in printed
     if name == "ctc-mfcc-bigru":
         assert "inside the graph: MFCC -> UtteranceCMVN -> RNNEncoder(2 x GRU bidirectional, stacking 3) -> CTCHead" in printed
+    if name == "ctc-logmel-conv-bilstm":
+        assert "RNNEncoder(2 x LSTM bidirectional, convolutional subsampling 4)" in printed
 
     # Run the file here too, independently of the command's own check.
     task = load_task(ckpt)

@@ -116,7 +116,7 @@ def test_output_lengths_matches_stacking() -> None:
 def test_frame_stacking_concatenates_consecutive_frames() -> None:
     x = torch.arange(2 * 7 * 2, dtype=torch.float32).reshape(2, 7, 2)
     x[1, 5:] = 0  # second sequence has length 5
-    stacked, lengths = FrameStacking(3)(x, torch.tensor([7, 5]))
+    stacked, lengths = FrameStacking(2, 3)(x, torch.tensor([7, 5]))
     assert stacked.shape == (2, 3, 6)
     assert lengths.tolist() == [3, 2]
     torch.testing.assert_close(stacked[0, 0], x[0, 0:3].reshape(-1))
@@ -124,7 +124,7 @@ def test_frame_stacking_concatenates_consecutive_frames() -> None:
     # The last stack of the first sequence holds frame 6 then zero padding.
     torch.testing.assert_close(stacked[0, 2], torch.cat([x[0, 6], torch.zeros(4)]))
     with pytest.raises(ValueError):
-        FrameStacking(0)
+        FrameStacking(2, 0)
 
 
 def test_reverse_padded_is_an_involution_within_lengths() -> None:

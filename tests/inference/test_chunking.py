@@ -55,7 +55,7 @@ def test_window_frames_are_the_recordings_frames() -> None:
 
     def stacked(x: torch.Tensor) -> torch.Tensor:  # (S,) -> (T', 3F)
         feats, frames = FEATURES(x[None], torch.tensor([x.numel()]))
-        return ENCODER.stacking(feats, frames)[0][0]
+        return ENCODER.subsampler(feats, frames)[0][0]
 
     whole = stacked(wave)
     for w in windows:
