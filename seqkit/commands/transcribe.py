@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8, help="recordings (or windows of a long one) per forward pass")
     parser.add_argument("--chunk-seconds", type=float, default=30.0, help="longer recordings run in windows of this length; 0: never")
     parser.add_argument("--overlap-seconds", type=float, default=2.0, help="overlap of consecutive windows")
-    parser.add_argument("--wer", action="store_true", help="print the WER against the manifest's text on stderr")
+    parser.add_argument("--wer", action="store_true", help="print the WER against the manifest's text on stderr "
+                        "(a single phoneme model: also the PER of its greedy output, and each record's `phones`)")
     return parser
 
 
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             out.close()
     _summary(records, failures)
     if args.wer:
-        _print_wer(records, transcriber.task.tokenizer.normalize)
+        _print_wer(records, transcriber.task.tokenizer)
     return 1 if failures else 0
 
 
@@ -163,6 +164,8 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
     long = [i for i in order if chunked(durations[i])]
     results: dict[int, dict | None] = {}
     written, records, failures = 0, [], 0
+    # A single phoneme model scored with --wer also reports the phoneme error rate of its greedy output.
+    with_phones = args.wer and isinstance(transcriber, Transcriber) and transcriber.reads_phonemes
     bar = tqdm(total=len(items), desc="transcribing", unit="file", disable=len(items) < 10, file=sys.stderr)
 
     def emit() -> None:
@@ -187,13 +190,21 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
             except AudioError as err:
                 bar.write(f"error: {err}", file=sys.stderr)
                 results[i] = None
-        texts = transcriber.transcribe(waves, None if speakers is None else [speakers[i] for i in kept]) if waves else []
+        texts, phones = [], []
+        if waves:
+            group_speakers = None if speakers is None else [speakers[i] for i in kept]
+            if with_phones:
+                frames = transcriber.frames(waves, group_speakers)
+                texts, phones = transcriber.decode(frames), transcriber.phonemes(frames)
+            else:
+                texts = transcriber.transcribe(waves, group_speakers)
         seconds = time.perf_counter() - start
         audio = sum(w.numel() for w in waves) / transcriber.sample_rate
-        for i, wave, text in zip(kept, waves, texts):
+        for index, (i, wave, text) in enumerate(zip(kept, waves, texts)):
             duration = wave.numel() / transcriber.sample_rate
             # The batch's time, shared by audio duration (each item's share of the work).
-            results[i] = _record(items[i], text, duration, seconds * duration / audio if audio else 0.0)
+            results[i] = _record(items[i], text, duration, seconds * duration / audio if audio else 0.0,
+                                 phones[index] if with_phones else None)
         bar.update(len(group))
         emit()
     for i in long:
@@ -208,12 +219,17 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
                 windows.update(done - windows.n)
 
             try:
-                text = transcriber.transcribe_long(reader, args.chunk_seconds, args.overlap_seconds, progress,
-                                                   None if speakers is None else speakers[i])
+                speaker = None if speakers is None else speakers[i]
+                if with_phones:
+                    frames = [transcriber.long_frames(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)]
+                    text, phone = transcriber.decode(frames)[0], transcriber.phonemes(frames)[0]
+                else:
+                    text, phone = transcriber.transcribe_long(reader, args.chunk_seconds, args.overlap_seconds, progress,
+                                                              speaker), None
             finally:
                 reader.close()
                 windows.close()
-            results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start)
+            results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start, phone)
         except AudioError as err:  # names the file itself
             bar.write(f"error: {err}", file=sys.stderr)
             results[i] = None
@@ -226,9 +242,11 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
     return records, failures
 
 
-def _record(item: InputItem, text: str, duration: float, seconds: float) -> dict:
+def _record(item: InputItem, text: str, duration: float, seconds: float, phones: str | None = None) -> dict:
     record = {"id": item.id, "path": item.path, "text": text, "duration": round(duration, 4),
               "processing_seconds": round(seconds, 5), "rtf": round(seconds / duration, 6) if duration else None}
+    if phones is not None:
+        record["phones"] = phones
     if item.text is not None:
         record["ref"] = item.text
     return record
@@ -243,9 +261,16 @@ def _summary(records: list[dict], failures: int) -> None:
           f"RTF {rtf:.4f} ({1 / rtf if rtf else float('inf'):.1f}x real time)", file=sys.stderr)
 
 
-def _print_wer(records: list[dict], normalize) -> None:
-    # References normalised as in training and `seqkit test` (case, punctuation), as the model writes.
-    scored = [{"id": r["id"], "speaker": "", "ref": normalize(r["ref"]), "hyp": r["text"]} for r in records if r.get("ref")]
+def _print_wer(records: list[dict], tokenizer) -> None:
+    scored = []
+    for r in records:
+        if not r.get("ref"):
+            continue
+        # References normalised as in training and `seqkit test` (case, punctuation), as the model writes.
+        record = {"id": r["id"], "speaker": "", "ref": tokenizer.normalize(r["ref"]), "hyp": r["text"]}
+        if "phones" in r:  # the target phonemes as training spells them (words it cannot spell dropped)
+            record.update(ref_phones=tokenizer.phones(tokenizer.encode(r["ref"])), hyp_phones=r["phones"])
+        scored.append(record)
     if not scored:
         print("no reference text (give a --manifest with text) to score a WER", file=sys.stderr)
         return

