@@ -145,14 +145,22 @@ class RNNEncoder(nn.Module):
         return self.subsampler.output_lengths(lengths)
 
     def forward(
-        self, x: Tensor, lengths: Tensor, state: EncoderState | None = None, return_state: bool = False
-    ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, EncoderState]:
-        """x: (B, T, F), lengths: (B,) -> (B, T', output_size), (B,) [, final state].
+        self, x: Tensor, lengths: Tensor, state: EncoderState | None = None, return_state: bool = False,
+        tap_layer: int | None = None,
+    ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, EncoderState] | tuple[Tensor, Tensor, Tensor]:
+        """x: (B, T, F), lengths: (B,) -> (B, T', output_size), (B,) [, final state | tapped output].
 
         ``state`` (unidirectional only): where each layer starts, as returned by an earlier
         call (None: zeros).  ``return_state``: also return the state after the last frame of
         ``x`` -- padding included, so carry it over only from full-length sequences.
+        ``tap_layer`` (1 .. num_layers - 1): also return that layer's own output (B, T', H x
+        directions), before the glue, padded frames zero: what an intermediate CTC loss reads.
         """
+        if tap_layer is not None:
+            if return_state or state is not None:
+                raise ValueError("tap_layer and a carried state do not go together")
+            if not 1 <= tap_layer < len(self.layers):
+                raise ValueError(f"tap_layer must be 1 .. {len(self.layers) - 1} (a layer below the last), got {tap_layer}")
         stateful = state is not None or return_state
         if stateful and self.bidirectional:
             raise ValueError("only a unidirectional encoder can carry a hidden state: the backward direction starts at the end")
@@ -166,11 +174,15 @@ class RNNEncoder(nn.Module):
                 finals.append(final)
             else:
                 x = layer(x, lengths)
+            if index + 1 == tap_layer:
+                tapped = x
             if index < len(self.between):
                 x = self.between[index](x)
         # Zero padded frames so nothing downstream can read them.
-        x = x * padding_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1).to(x.dtype)
-        return (x, lengths, finals) if return_state else (x, lengths)
+        mask = padding_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1).to(x.dtype)  # (B, T', 1)
+        if tap_layer is not None:
+            return x * mask, lengths, tapped * mask
+        return (x * mask, lengths, finals) if return_state else (x * mask, lengths)
 
 
 def detach_state(state: EncoderState) -> EncoderState:

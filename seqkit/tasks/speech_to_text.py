@@ -44,6 +44,8 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         warmup_steps: int = 300,
         lr_decay: Decay = "cosine",
         max_skipped_steps: int = 10,
+        intermediate_ctc_layer: int | None = None,
+        intermediate_ctc_weight: float = 0.3,
     ) -> None:
         """``tokenizer`` is the data module's plain-data tokenizer state (linked, not typed).
 
@@ -51,6 +53,10 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         its lexicon and n-gram LM come from the training transcripts.
         ``normalizer``: per-utterance, global or per-speaker CMVN (``SpeakerCMVN``: statistics
         from each stage's recordings, so ``seqkit transcribe`` of loose files refuses it).
+        ``intermediate_ctc_layer`` (Lee & Watanabe 2021): in training, the same CTC head also
+        reads that encoder layer's output, and the loss is ``(1 - w) x final + w x intermediate``
+        with ``w = intermediate_ctc_weight``: the lower layers get a short gradient path of
+        their own.  No parameters are added, and inference is unchanged.
         """
         super().__init__(optimizer, warmup_steps, lr_decay, max_skipped_steps)
         self.save_hyperparameters()
@@ -61,6 +67,15 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         self.beam_decoder = decoder
         self.encoder = encoder(features.output_size)
         self.head = head(self.encoder.output_size, self.tokenizer.vocab_size)
+        if intermediate_ctc_layer is not None:
+            layers = len(getattr(self.encoder, "layers", ()))
+            if not 1 <= intermediate_ctc_layer < layers:
+                raise ValueError(f"intermediate_ctc_layer must be 1 .. {layers - 1} (a layer below the encoder's last), "
+                                 f"got {intermediate_ctc_layer}")
+            if not 0 < intermediate_ctc_weight < 1:
+                raise ValueError(f"intermediate_ctc_weight must be in (0, 1), got {intermediate_ctc_weight}")
+        self.intermediate_ctc_layer = intermediate_ctc_layer
+        self.intermediate_ctc_weight = intermediate_ctc_weight
         self.val_wer, self.val_cer = WordErrorRate(), CharErrorRate()
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
         # Phoneme targets: also the phoneme error rate of the model's own (greedy) output, the
@@ -72,12 +87,15 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
     # ---- model ----------------------------------------------------------------------
     def forward(self, waveforms: Tensor, lengths: Tensor, speakers: list[str] | None = None) -> tuple[Tensor, Tensor]:
         # waveforms: (B, S), lengths: (B,) -> log-probs (B, T', V) fp32, output lengths (B,); speakers: for SpeakerCMVN
+        encoded, out_lengths = self.encoder(*self._encoder_inputs(waveforms, lengths, speakers))  # (B, T', D)
+        return self.head(encoded), out_lengths
+
+    def _encoder_inputs(self, waveforms: Tensor, lengths: Tensor, speakers: list[str] | None) -> tuple[Tensor, Tensor]:
         feats, frames = self.features(waveforms, lengths)  # (B, T, F)
         feats = self.normalize(feats, frames, speakers)
         if self.augment is not None:
             feats = self.augment(feats, frames)
-        encoded, out_lengths = self.encoder(feats, frames)  # (B, T', D)
-        return self.head(encoded), out_lengths
+        return feats, frames
 
     def statistics_features(self, batch: dict) -> tuple[Tensor, Tensor]:
         return self.features(batch["waveforms"].to(self.device), batch["lengths"].to(self.device))
@@ -158,8 +176,16 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         self._note_skipped(batch)
         if not batch["ids"]:
             return None
-        log_probs, out_lengths = self(batch["waveforms"], batch["lengths"], batch["speakers"])
-        loss = self.head.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
+        targets = batch["targets"], batch["target_lengths"]
+        if self.intermediate_ctc_layer is None:
+            log_probs, out_lengths = self(batch["waveforms"], batch["lengths"], batch["speakers"])
+            loss = self.head.loss(log_probs, out_lengths, *targets)
+        else:
+            inputs = self._encoder_inputs(batch["waveforms"], batch["lengths"], batch["speakers"])
+            encoded, out_lengths, tapped = self.encoder(*inputs, tap_layer=self.intermediate_ctc_layer)  # (B, T', D) x 2
+            weight = self.intermediate_ctc_weight
+            loss = ((1 - weight) * self.head.loss(self.head(encoded), out_lengths, *targets)
+                    + weight * self.head.loss(self.head(tapped), out_lengths, *targets))
         batch_size = len(batch["ids"])
         # One self.log a step: each call costs ~1 ms of host time.  Audio seconds seen are
         # counted by the RunInfo callback (run_info.json, from batch_amounts), without a metric.

@@ -198,3 +198,23 @@ def test_every_cell_runs_and_trains_under_cpu_bf16_autocast(cell, bidirectional)
     out.float().sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in encoder.parameters() if p.grad is not None)
     assert encoder.layers[0].forward_rnn.state_dict()  # weights exist and were used
+
+
+def test_a_tapped_layer_is_that_layers_own_output_and_leaves_the_final_one_alone() -> None:
+    encoder = _encoder("lstm", True, 2, True, 4)  # LayerNorm + projection glue: the tap is taken before it
+    generator = torch.Generator().manual_seed(5)
+    feats, lens = _padded_batch([9, 4, 7], generator)
+    with torch.no_grad():
+        plain, plain_lens = encoder(feats, lens)
+        final, out_lens, tapped = encoder(feats, lens, tap_layer=1)
+        stacked, stacked_lens = encoder.subsampler(feats, lens)
+        first = encoder.layers[0](stacked, stacked_lens)  # (B, T', 2H)
+    torch.testing.assert_close(final, plain, atol=0, rtol=0)
+    assert out_lens.tolist() == plain_lens.tolist() == [5, 2, 4]
+    assert tapped.shape == (3, 5, 2 * HIDDEN)
+    for b, n in enumerate(out_lens.tolist()):
+        torch.testing.assert_close(tapped[b, :n], first[b, :n], atol=0, rtol=0)
+        assert torch.all(tapped[b, n:] == 0)  # padded frames zero, as the final output's
+    for bad in (0, 2):
+        with pytest.raises(ValueError, match="tap_layer must be 1 .. 1"):
+            encoder(feats, lens, tap_layer=bad)

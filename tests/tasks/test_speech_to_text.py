@@ -234,3 +234,38 @@ def test_transcripts_that_lose_symbols_are_warned_about_once_with_file_and_line(
     [record] = caplog.records
     assert "1 utterance(s) of the validate manifest" in record.getMessage()
     assert f"{dev}:2 (id=u1): out-of-vocabulary symbols dropped from the target: ['3']" in record.getMessage()
+
+
+def test_intermediate_ctc_mixes_the_losses_of_a_lower_layer_and_the_last() -> None:
+    tokenizer = CharTokenizer().fit(TEXTS).state()
+    plain = make_task(tokenizer)
+    torch.manual_seed(0)
+    task = SpeechToText(
+        tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16), normalizer=UtteranceCMVN(),
+        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=2, stack_frames=2),
+        intermediate_ctc_layer=1, intermediate_ctc_weight=0.25,
+    )
+    assert sum(p.numel() for p in task.parameters()) == sum(p.numel() for p in plain.parameters())  # no new weights
+    waveforms, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
+    targets = [torch.tensor(task.tokenizer.encode(t)) for t in TEXTS[:2]]
+    batch = {"ids": ["a", "b"], "speakers": ["s", "s"], "skipped": [], "waveforms": waveforms, "lengths": lengths,
+             "targets": torch.cat(targets), "target_lengths": torch.tensor([len(t) for t in targets])}
+    task.eval()  # no dropout: the parts can be recomputed exactly
+    task.log = lambda *args, **kwargs: None
+    loss = task.train_loss(batch)
+    feats, frames = task.features(waveforms, lengths)
+    encoded, out_lengths = task.encoder(task.normalizer(feats, frames), frames)
+    first = task.encoder.layers[0](*task.encoder.subsampler(task.normalizer(feats, frames), frames))
+    first = first * (torch.arange(first.shape[1]) < out_lengths.unsqueeze(1)).unsqueeze(-1)
+    final_loss = task.head.loss(task.head(encoded), out_lengths, batch["targets"], batch["target_lengths"])
+    lower_loss = task.head.loss(task.head(first), out_lengths, batch["targets"], batch["target_lengths"])
+    assert abs(final_loss.item() - lower_loss.item()) > 1e-3  # two different losses, so the mix is tested
+    torch.testing.assert_close(loss, 0.75 * final_loss + 0.25 * lower_loss)
+    # Inference reads the last layer only.
+    torch.testing.assert_close(task(waveforms, lengths)[0], task.head(encoded))
+    with pytest.raises(ValueError, match="intermediate_ctc_layer must be 1 .. 1"):
+        SpeechToText(tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16),
+                     encoder=partial(RNNEncoder, num_layers=2), intermediate_ctc_layer=2)
+    with pytest.raises(ValueError, match="intermediate_ctc_weight must be in"):
+        SpeechToText(tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16),
+                     encoder=partial(RNNEncoder, num_layers=2), intermediate_ctc_layer=1, intermediate_ctc_weight=1.0)
