@@ -59,7 +59,7 @@ class ConvSubsampling(nn.Module):
         self.factor = factor
         convs = []
         in_channels, freqs = 1, input_size
-        while len(convs) < factor.bit_length() - 1:
+        for _ in range(factor.bit_length() - 1):  # log2(factor) halvings
             convs.append(nn.Conv2d(in_channels, channels, kernel_size=3, stride=2, padding=1))
             in_channels, freqs = channels, (freqs + 1) // 2
         self.convs = nn.ModuleList(convs)

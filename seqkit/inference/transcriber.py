@@ -54,7 +54,7 @@ class Transcriber:
 
     @property
     def reads_phonemes(self) -> bool:
-        return hasattr(self.task.tokenizer, "phones")
+        return self.task.tokenizer.kind == "phoneme"  # as the task decides to score a PER
 
     def phonemes(self, frames: list[Tensor]) -> list[str]:
         """A phoneme model's greedy phonemes of :meth:`frames`' outputs, space-separated, whatever
