@@ -6,6 +6,12 @@ import torch
 from torch import Tensor
 
 
+def collapse_path(labels: Tensor, blank_id: int) -> list[int]:
+    """Token ids of one best path.  labels: (T,) per-frame argmax ids; repeats collapsed, blanks dropped."""
+    ids = torch.unique_consecutive(labels)
+    return ids[ids != blank_id].tolist()
+
+
 def greedy_decode(log_probs: Tensor, lengths: Tensor, blank_id: int) -> list[list[int]]:
     """Best-path token ids for each sequence of a batch.
 

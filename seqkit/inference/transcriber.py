@@ -15,6 +15,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from seqkit.decoding.beam import BeamSearchDecoder
+from seqkit.decoding.greedy import collapse_path
 from seqkit.inference.chunking import model_geometry, plan_windows, stitch
 
 
@@ -46,11 +47,7 @@ class Transcriber:
             lengths = torch.tensor([f.shape[0] for f in frames])
             return self.beam.decode(pad_sequence(frames, batch_first=True), lengths)
         tokenizer = self.task.tokenizer
-        texts = []
-        for labels in frames:  # (T,)
-            ids = torch.unique_consecutive(labels)
-            texts.append(tokenizer.decode(ids[ids != tokenizer.blank_id].tolist()))
-        return texts
+        return [tokenizer.decode(collapse_path(labels, tokenizer.blank_id)) for labels in frames]  # labels: (T,)
 
     @property
     def reads_phonemes(self) -> bool:
@@ -61,7 +58,7 @@ class Transcriber:
         the decoder: what its phoneme error rate counts, as in ``seqkit test``."""
         tokenizer = self.task.tokenizer
         best = [f if f.dim() == 1 else f.argmax(dim=-1) for f in frames]  # (T,) labels
-        return [tokenizer.phones(torch.unique_consecutive(labels).tolist()) for labels in best]
+        return [tokenizer.phones(collapse_path(labels, tokenizer.blank_id)) for labels in best]
 
     def transcribe(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[str]:
         return self.decode(self.frames(waveforms, speakers))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from seqkit.decoding.greedy import greedy_decode
+from seqkit.decoding.greedy import collapse_path, greedy_decode
 
 
 def _one_hot_log_probs(paths: list[list[int]], vocab: int) -> torch.Tensor:
@@ -66,3 +66,14 @@ def test_matches_reference_on_random_batches() -> None:
         log_probs = torch.randn(batch, frames, vocab, generator=generator).log_softmax(-1)
         lengths = torch.randint(0, frames + 1, (batch,), generator=generator)
         assert greedy_decode(log_probs, lengths, blank_id=0) == _reference(log_probs, lengths, 0)
+
+
+def test_collapse_path_matches_batched_decoding() -> None:
+    generator = torch.Generator().manual_seed(1)
+    log_probs = torch.randn(6, 25, 4, generator=generator).log_softmax(-1)
+    lengths = torch.randint(0, 26, (6,), generator=generator)
+    for blank in (0, 3):
+        batched = greedy_decode(log_probs, lengths, blank_id=blank)
+        one_by_one = [collapse_path(log_probs[b, : lengths[b]].argmax(-1), blank) for b in range(6)]
+        assert one_by_one == batched == _reference(log_probs, lengths, blank)
+    assert collapse_path(torch.tensor([2, 2, 0, 2, 1, 1, 0]), blank_id=0) == [2, 2, 1]
