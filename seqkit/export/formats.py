@@ -21,11 +21,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqkit.export.graph import ExportGraph
+from seqkit.export.graph import ExportGraph, FeatureGraph
 from seqkit.features.embedding import TokenEmbedding
 from seqkit.masking import padding_mask
 
 Format = Literal["onnx", "torchscript"]
+Graph = ExportGraph | FeatureGraph
 OPSET = 17
 EXTRA_HINT = "pip install 'seqkit[export]' (onnx and onnxruntime)"
 
@@ -46,9 +47,10 @@ def require_onnx() -> None:
 
 
 def example_inputs(
-    task: torch.nn.Module, graph: ExportGraph, batch: int, steps: int, seed: int = 0, frame_size: tuple[int, int] | None = None
-) -> tuple[Tensor, Tensor]:
-    """Random graph inputs: ``batch`` sequences, the first ``steps`` long and the others shorter.
+    task: torch.nn.Module, graph: Graph, batch: int, steps: int, seed: int = 0, frame_size: tuple[int, int] | None = None
+) -> tuple[Tensor, ...]:
+    """Random graph inputs: ``batch`` sequences, the first ``steps`` long and the others shorter;
+    then, for a speaker-normalised graph, a speaker mean and std for each.
 
     ``steps`` counts samples for a waveform input, else time steps.  Video features take
     frames of ``frame_size`` (height, width).
@@ -72,20 +74,15 @@ def example_inputs(
         inputs = torch.randn(batch, steps, features.input_size, generator=generator)
     pad = ~padding_mask(lengths, steps)  # (B, T): padding is zero, as the data modules pad
     inputs = inputs.masked_fill(pad.view(pad.shape + (1,) * (inputs.ndim - 2)), 0)
-    return inputs, lengths
+    if not getattr(graph, "by_speaker", False):
+        return inputs, lengths
+    size = inputs.shape[-1]
+    mean = torch.randn(batch, size, generator=generator)
+    std = 0.5 + torch.rand(batch, size, generator=generator)
+    return inputs, lengths, mean, std
 
 
-def _dynamic_axes(graph: ExportGraph) -> dict[str, dict[int, str]]:
-    time = "samples" if graph.is_ctc and graph.features is not None else "time"
-    axes = {"inputs": {0: "batch", 1: time}, "lengths": {0: "batch"}}
-    if graph.is_ctc:
-        axes.update(outputs={0: "batch", 1: "frames"}, output_lengths={0: "batch"})
-    else:
-        axes["outputs"] = {0: "batch"}
-    return axes
-
-
-def export(graph: ExportGraph, example: tuple[Tensor, Tensor], path: Path, fmt: Format) -> None:
+def export(graph: Graph, example: tuple[Tensor, ...], path: Path, fmt: Format) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         # Tracer warnings name the Python-level shape arithmetic it records; verify() checks the result.
@@ -98,7 +95,7 @@ def export(graph: ExportGraph, example: tuple[Tensor, Tensor], path: Path, fmt: 
         require_onnx()
         torch.onnx.export(
             graph, example, str(path), dynamo=False, opset_version=OPSET,
-            input_names=["inputs", "lengths"], output_names=graph.output_names, dynamic_axes=_dynamic_axes(graph),
+            input_names=graph.input_names, output_names=graph.output_names, dynamic_axes=graph.dynamic_axes(),
         )
 
 
@@ -117,12 +114,14 @@ class ExportedModel:
                 warnings.filterwarnings("ignore", message=r".*deprecated.*", category=FutureWarning)
                 self.module = torch.jit.load(str(path), map_location="cpu")
 
-    def __call__(self, inputs: Tensor, lengths: Tensor) -> list[Tensor]:
+    def __call__(self, *inputs: Tensor) -> list[Tensor]:
+        """inputs: as the graph takes them, in order (inputs, lengths[, speaker_mean, speaker_std])."""
         if self.fmt == "onnx":
-            outputs = self.session.run(None, {"inputs": inputs.numpy(), "lengths": lengths.numpy()})
+            names = [i.name for i in self.session.get_inputs()]
+            outputs = self.session.run(None, {name: x.numpy() for name, x in zip(names, inputs, strict=True)})
             return [torch.from_numpy(np.asarray(o)) for o in outputs]
         with torch.no_grad():
-            result = self.module(inputs, lengths)
+            result = self.module(*inputs)
         return list(result) if isinstance(result, tuple) else [result]
 
 
@@ -141,11 +140,11 @@ def max_abs_diff(reference: tuple[Tensor, Tensor] | Tensor, exported: list[Tenso
 
 
 def verify(
-    task: torch.nn.Module, graph: ExportGraph, model: ExportedModel, shapes: list[tuple[int, int]], frame_size: tuple[int, int] | None = None
+    task: torch.nn.Module, graph: Graph, model: ExportedModel, shapes: list[tuple[int, int]], frame_size: tuple[int, int] | None = None
 ) -> float:
     """Max abs difference from the PyTorch task over random inputs of each (batch, steps) shape."""
     worst = 0.0
     for seed, (batch, steps) in enumerate(shapes, start=1):
-        inputs, lengths = example_inputs(task, graph, batch, steps, seed, frame_size)
-        worst = max(worst, max_abs_diff(graph.reference(task, inputs, lengths), model(inputs, lengths)))
+        example = example_inputs(task, graph, batch, steps, seed, frame_size)
+        worst = max(worst, max_abs_diff(graph.reference(task, *example), model(*example)))
     return worst

@@ -7,7 +7,13 @@
 The features enter the graph when they can be traced (log-mel and MFCC of the torchaudio
 backend through :mod:`seqkit.export.features`, token embeddings, precomputed frames);
 otherwise the graph starts at the encoder and the caller computes the features with the
-PyTorch module.  :attr:`ExportGraph.description` says which.  SpecAugment is left out (it
+PyTorch module.  :attr:`ExportGraph.spec` says which.
+
+A model normalised by speaker (:class:`~seqkit.features.cmvn.SpeakerCMVN`) keeps no
+statistics: each run computes them from its speakers' recordings.  Its graph takes the
+features and each utterance's speaker mean and standard deviation (``(B, F)`` each), and
+the features get a graph of their own (:class:`FeatureGraph`), so the caller can compute
+them, average a speaker's valid frames, and feed both.  SpecAugment is left out (it
 does nothing in evaluation).  The encoder needs no export-only path for padding: it never
 packs, and runs the backward direction on each sequence reversed within its length.
 """
@@ -21,7 +27,7 @@ from torch import Tensor, nn
 
 from seqkit.encoders.subsampling import FrameStacking
 from seqkit.export.features import ExportableSpectral
-from seqkit.features.cmvn import normalizes_by_speaker
+from seqkit.features.cmvn import CMVN_EPS, normalizes_by_speaker, standardize
 from seqkit.features.embedding import TokenEmbedding
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.features.spectral import SpectralFeatures
@@ -62,11 +68,10 @@ class ExportGraph(nn.Module):
         name = type(task).__name__
         if name not in ("SpeechToText", "SequenceClassifier"):
             raise NotExportableError(f"{name} cannot be exported: only SpeechToText and SequenceClassifier tasks can")
-        if normalizes_by_speaker(task.normalizer):
-            raise NotExportableError(f"{type(task.normalizer).__name__} cannot be exported: its statistics are "
-                                     "computed per speaker from the data of each run, not kept in the checkpoint")
         self.is_ctc = name == "SpeechToText"
-        self.features = _features_for_export(task.features)
+        self.by_speaker = normalizes_by_speaker(task.normalizer)
+        # Speaker statistics are computed from the features, so those stay outside this graph.
+        self.features = None if self.by_speaker else _features_for_export(task.features)
         self.takes_frames = isinstance(self.features, (FrameCNN, FrameDifference))
         self.normalizer = task.normalizer
         self.encoder = task.encoder
@@ -76,9 +81,17 @@ class ExportGraph(nn.Module):
         inside = ([feature_name] if self.features is not None else []) + (
             [type(self.normalizer).__name__] if self.normalizer is not None else []
         ) + [f"RNNEncoder({self._encoder_summary()})", type(self.head).__name__]
-        if self.features is None:
-            caller = f"{feature_name} features (B, T, {task.features.output_size}) float32 and their lengths, with the PyTorch module"
-            inputs = {"inputs": f"(batch, time, {task.features.output_size}) float32", "lengths": "(batch,) int64"}
+        size = task.features.output_size
+        if self.by_speaker:
+            source = "the features graph (or the PyTorch module)" if FeatureGraph.supports(task) else "the PyTorch module"
+            caller = (f"{feature_name} features (B, T, {size}) float32 and their lengths, with {source}; and each "
+                      "utterance's speaker mean and std per feature over all valid frames of that speaker's recordings "
+                      f"(std = sqrt(variance + {CMVN_EPS:g}))")
+            inputs = {"inputs": f"(batch, time, {size}) float32", "lengths": "(batch,) int64",
+                      "speaker_mean": f"(batch, {size}) float32", "speaker_std": f"(batch, {size}) float32"}
+        elif self.features is None:
+            caller = f"{feature_name} features (B, T, {size}) float32 and their lengths, with the PyTorch module"
+            inputs = {"inputs": f"(batch, time, {size}) float32", "lengths": "(batch,) int64"}
         elif self.is_ctc:
             caller = ""
             inputs = {"inputs": f"(batch, samples) float32 waveform at {task.features.sample_rate} Hz", "lengths": "(batch,) int64 samples"}
@@ -106,16 +119,34 @@ class ExportGraph(nn.Module):
         return f"{len(self.encoder.layers)} x {cell} {direction}, {subsampler} {self.encoder.subsampling}"
 
     @property
+    def input_names(self) -> list[str]:
+        return list(self.spec.inputs)
+
+    @property
     def output_names(self) -> list[str]:
         return list(self.spec.outputs)
 
-    def forward(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor] | Tensor:
-        # inputs: (B, S) waveforms, (B, T) ids or (B, T, F) frames; lengths: (B,)
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        time = "samples" if self.is_ctc and self.features is not None else "time"
+        axes = {"inputs": {0: "batch", 1: time}, "lengths": {0: "batch"}}
+        axes.update({name: {0: "batch"} for name in self.input_names[2:]})  # speaker statistics
+        if self.is_ctc:
+            axes.update(outputs={0: "batch", 1: "frames"}, output_lengths={0: "batch"})
+        else:
+            axes["outputs"] = {0: "batch"}
+        return axes
+
+    def forward(
+        self, inputs: Tensor, lengths: Tensor, speaker_mean: Tensor | None = None, speaker_std: Tensor | None = None
+    ) -> tuple[Tensor, Tensor] | Tensor:
+        # inputs: (B, S) waveforms, (B, T) ids or (B, T, F) frames; lengths: (B,); speaker_*: (B, F)
         if self.features is not None:
             feats, frames = self.features(inputs, lengths)  # (B, T, F)
         else:
             feats, frames = inputs, lengths
-        if self.normalizer is not None:
+        if self.by_speaker:  # SpeakerCMVN's arithmetic, with the statistics as inputs
+            feats = standardize(feats, frames, speaker_mean.unsqueeze(1), speaker_std.unsqueeze(1))
+        elif self.normalizer is not None:
             feats = self.normalizer(feats, frames)
         encoded, out_lengths = self.encoder(feats, frames)  # (B, T', D)
         if self.is_ctc:
@@ -123,12 +154,57 @@ class ExportGraph(nn.Module):
         return self.head(encoded, out_lengths)  # (B, C)
 
     @torch.no_grad()
-    def reference(self, task: nn.Module, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor] | Tensor:
-        """What the PyTorch task itself outputs for the same graph inputs (features applied first when outside)."""
+    def reference(self, task: nn.Module, inputs: Tensor, lengths: Tensor, *speaker_stats: Tensor) -> tuple[Tensor, Tensor] | Tensor:
+        """What the PyTorch task itself outputs for the same graph inputs (features applied first when outside;
+        a speaker normaliser given each row's statistics as its speaker's)."""
         if self.features is not None:
             return task(inputs, lengths)
         feats = inputs
-        if self.normalizer is not None:
+        if self.by_speaker:
+            normalizer = type(task.normalizer)()
+            speakers = [f"row {i}" for i in range(len(lengths))]
+            normalizer.stats = {s: (mean, std) for s, mean, std in zip(speakers, *speaker_stats)}
+            feats = normalizer(feats, lengths, speakers)
+        elif self.normalizer is not None:
             feats = self.normalizer(feats, lengths)
         encoded, out_lengths = task.encoder(feats, lengths)
         return (task.head(encoded), out_lengths) if self.is_ctc else task.head(encoded, out_lengths)
+
+
+class FeatureGraph(nn.Module):
+    """A speech task's features alone: waveforms (B, S) float32, sample counts (B,) int64 ->
+    features (B, T, F) float32 and frame counts (B,) int64.  For the callers of a speaker-
+    normalised graph, which need the features to compute each speaker's statistics."""
+
+    input_names = ["inputs", "lengths"]
+    output_names = ["features", "frames"]
+    is_ctc = True  # outputs checked as (frames, lengths) pairs, over the valid frames
+
+    def __init__(self, task: nn.Module) -> None:
+        super().__init__()
+        if not self.supports(task):
+            raise NotExportableError(f"{type(task.features).__name__} features cannot be traced")
+        self.features = _features_for_export(task.features)
+        self.eval()
+        self.spec = GraphSpec(
+            f"{type(task).__name__} features",
+            {"inputs": f"(batch, samples) float32 waveform at {task.features.sample_rate} Hz", "lengths": "(batch,) int64 samples"},
+            {"features": f"(batch, time, {task.features.output_size}) float32, zero past each length",
+             "frames": "(batch,) int64 valid frames"},
+            [type(task.features).__name__], "",
+        )
+
+    @staticmethod
+    def supports(task: nn.Module) -> bool:
+        return isinstance(task.features, SpectralFeatures) and _features_for_export(task.features) is not None
+
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        return {"inputs": {0: "batch", 1: "samples"}, "lengths": {0: "batch"},
+                "features": {0: "batch", 1: "time"}, "frames": {0: "batch"}}
+
+    def forward(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        return self.features(inputs, lengths)  # (B, T, F), (B,)
+
+    @torch.no_grad()
+    def reference(self, task: nn.Module, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        return task.features(inputs, lengths)

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from seqkit.data.paths import expand_data_path
 from seqkit.masking import padding_mask
 
-_EPS = 1e-5
+CMVN_EPS = 1e-5  # keeps a silent feature from dividing by zero
 
 
 def standardize(feats: Tensor, lengths: Tensor, mean: Tensor, std: Tensor) -> Tensor:
@@ -37,7 +37,7 @@ class UtteranceCMVN(nn.Module):
         centred = (feats - mean) * mask
         if not self.normalize_variance:
             return centred
-        std = ((centred**2).sum(dim=1, keepdim=True) / count + _EPS).sqrt()
+        std = ((centred**2).sum(dim=1, keepdim=True) / count + CMVN_EPS).sqrt()
         return centred / std
 
 
@@ -82,7 +82,7 @@ class SpeakerCMVN(nn.Module):
         """Turn the sums into each speaker's statistics."""
         for speaker, (total, squares, count) in self._sums.items():
             mean = total / max(count, 1)
-            std = (squares / max(count, 1) - mean**2).clamp(min=0).add(_EPS).sqrt()
+            std = (squares / max(count, 1) - mean**2).clamp(min=0).add(CMVN_EPS).sqrt()
             self.stats[speaker] = (mean.float(), std.float())
 
     def forward(self, feats: Tensor, lengths: Tensor, speakers: list[str] | None = None) -> Tensor:
@@ -127,7 +127,7 @@ class GlobalCMVN(nn.Module):
     def forward(self, feats: Tensor, lengths: Tensor) -> Tensor:
         if self.mean.numel() == 0:
             raise RuntimeError("GlobalCMVN has no statistics: run tools/compute_cmvn.py to write stats_file")
-        return standardize(feats, lengths, self.mean, self.std + _EPS)
+        return standardize(feats, lengths, self.mean, self.std + CMVN_EPS)
 
 
 class ChannelStandardizer(nn.Module):

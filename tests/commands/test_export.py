@@ -23,12 +23,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 TOKENIZER = CharTokenizer().fit(["one two three four five six seven"]).state()
 
 
-def speech(features: dict, cell: str, stack: int, conv_channels: int | None = None) -> dict:
+def speech(features: dict, cell: str, stack: int, conv_channels: int | None = None, normalizer: str = "UtteranceCMVN") -> dict:
     return {
         "_class_path": "seqkit.tasks.speech_to_text.SpeechToText",
         "tokenizer": TOKENIZER,
         "features": features,
-        "normalizer": {"class_path": "seqkit.features.cmvn.UtteranceCMVN"},
+        "normalizer": {"class_path": f"seqkit.features.cmvn.{normalizer}"},
         "augment": {"class_path": "seqkit.features.specaugment.SpecAugment"},
         "encoder": {"class_path": "seqkit.encoders.rnn.RNNEncoder", "init_args": {
             "cell": cell, "hidden_size": 12, "num_layers": 2, "stack_frames": stack, "conv_channels": conv_channels}},
@@ -52,6 +52,8 @@ MODELS = {
     "ctc-mfcc-bigru": speech(MFCC, "gru", stack=3),
     "ctc-logmel-bimingru": speech(LOGMEL, "mingru", stack=1),
     "ctc-logmel-conv-bilstm": speech(LOGMEL, "lstm", stack=4, conv_channels=4),
+    # Speaker statistics are inputs; the features get a graph of their own.
+    "ctc-logmel-speaker-bilstm": speech(LOGMEL, "lstm", stack=2, normalizer="SpeakerCMVN"),
     "cls-tokens-bigru-attention": classifier({"class_path": "seqkit.features.embedding.TokenEmbedding",
                                               "init_args": {"input_size": 40, "embedding_dim": 8}}, "gru", "attention"),
     "cls-frames-bilstm-last": classifier({"class_path": "seqkit.features.frames.PrecomputedFeatures",
@@ -98,8 +100,15 @@ def test_exported_model_matches_pytorch_on_new_batch_sizes_and_lengths(checkpoin
         assert spec["labels"] == ["a", "b", "c"]
     printed = capsys.readouterr().out
     assert "max abs difference vs PyTorch" in printed
-    caller = "LogMelFilterbank features (B, T, 16)" if "outside" in name else "nothing (raw inputs in)"
+    caller = "LogMelFilterbank features (B, T, 16)" if "outside" in name or "speaker" in name else "nothing (raw inputs in)"
     assert f"caller computes: {caller}" in printed
+    features_file = out.with_name(out.stem + ".features" + out.suffix)
+    assert features_file.is_file() == ("speaker" in name)
+    if "speaker" in name:
+        assert "with the features graph (or the PyTorch module); and each utterance's speaker mean and std" in printed
+        assert "inside the graph: SpeakerCMVN -> RNNEncoder(2 x LSTM bidirectional, stacking 2) -> CTCHead" in printed
+        assert list(spec["inputs"]) == ["inputs", "lengths", "speaker_mean", "speaker_std"]
+        assert spec["features_graph"]["file"] == features_file.name and spec["features_graph"]["max_abs_diff_vs_pytorch"] <= 1e-4
     if name == "ctc-mfcc-bigru":
         assert "inside the graph: MFCC -> UtteranceCMVN -> RNNEncoder(2 x GRU bidirectional, stacking 3) -> CTCHead" in printed
     if name == "ctc-logmel-conv-bilstm":
@@ -112,9 +121,9 @@ def test_exported_model_matches_pytorch_on_new_batch_sizes_and_lengths(checkpoin
     # What the command traced with (batch 2): 1 s of audio, 16 video frames, else 100 steps.
     traced_steps = 8000 if graph.is_ctc and graph.features is not None else 16 if video else 100
     for batch, steps, seed in [(7, 2 * traced_steps + 13, 11)]:  # the command itself checked batch 1 and 4
-        inputs, lengths = example_inputs(task, graph, batch, steps, seed, (16, 16) if video else None)
-        reference = graph.reference(task, inputs, lengths)
-        outputs = model(inputs, lengths)
+        example = example_inputs(task, graph, batch, steps, seed, (16, 16) if video else None)
+        reference = graph.reference(task, *example)
+        outputs = model(*example)
         if graph.is_ctc:
             assert torch.equal(outputs[1].long(), reference[1])  # output lengths
             assert outputs[0].shape[0] == batch and outputs[0].shape[1] >= int(reference[1].max())
@@ -159,12 +168,43 @@ def test_bad_checkpoints_give_a_clear_error(tmp_path: Path, capsys) -> None:
     torch.save({"hyper_parameters": lm, "state_dict": task.state_dict()}, path)
     assert export_main(["--ckpt", str(path), "--format", "torchscript"]) == 2
     assert "CharLanguageModel cannot be exported: only SpeechToText and SequenceClassifier" in capsys.readouterr().err
-    per_speaker = classifier({"class_path": "seqkit.features.spectral.MFCC", "init_args": {"sample_rate": 8000}}, "gru", "mean")
-    per_speaker["normalizer"] = {"class_path": "seqkit.features.cmvn.SpeakerCMVN"}
-    task = instantiate_module(_import(per_speaker["_class_path"]), per_speaker)
-    torch.save({"hyper_parameters": per_speaker, "state_dict": task.state_dict()}, path)
-    assert export_main(["--ckpt", str(path), "--format", "torchscript"]) == 2
-    assert "SpeakerCMVN cannot be exported: its statistics are computed per speaker" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_speaker_normalised_export_transcribes_as_seqkit_does(checkpoints, fmt: str, tmp_path: Path) -> None:
+    """The documented flow -- features graph, each speaker's statistics over their valid frames,
+    model graph -- gives the log-probs of the PyTorch task after its own per-speaker pass."""
+    ckpt = checkpoints["ctc-logmel-speaker-bilstm"]
+    out = tmp_path / f"model.{'onnx' if fmt == 'onnx' else 'pt'}"
+    assert export_main(["--ckpt", str(ckpt), "--format", fmt, "--out", str(out)]) == 0
+    features_graph = ExportedModel(out.with_name(out.stem + ".features" + out.suffix), fmt)
+    model = ExportedModel(out, fmt)
+    generator = torch.Generator().manual_seed(5)
+    lengths = torch.tensor([9000, 4000, 6500])
+    waveforms = 0.1 * torch.randn(3, 9000, generator=generator) * (torch.arange(9000) < lengths[:, None])
+    waveforms[2] *= 4  # a louder speaker: their statistics differ
+    speakers = ["ann", "ann", "bob"]
+
+    feats, frames = features_graph(waveforms, lengths)  # (B, T, F), (B,)
+    stats = {}
+    for speaker in sorted(set(speakers)):
+        valid = torch.cat([feats[i, : int(frames[i])] for i, s in enumerate(speakers) if s == speaker]).double()
+        stats[speaker] = (valid.mean(0), (valid.var(0, unbiased=False) + 1e-5).sqrt())
+    mean = torch.stack([stats[s][0] for s in speakers]).float()  # (B, F)
+    std = torch.stack([stats[s][1] for s in speakers]).float()
+    exported, exported_lengths = model(feats, frames, mean, std)
+
+    task = load_task(ckpt)
+    with torch.no_grad():
+        task.normalizer.reset()  # what `seqkit transcribe` does before decoding: one pass per speaker
+        task.normalizer.accumulate(*task.features(waveforms, lengths), speakers)
+        task.normalizer.finish()
+        reference, reference_lengths = task(waveforms, lengths, speakers)
+    assert torch.equal(exported_lengths.long(), reference_lengths)
+    assert max_abs_diff((reference, reference_lengths), [exported, exported_lengths]) <= 1e-4
+    # The statistics matter: the utterance's own statistics give other outputs.
+    own = torch.stack([feats[i, : int(frames[i])].mean(0) for i in range(3)])
+    assert max_abs_diff((reference, reference_lengths), model(feats, frames, own, std)) > 1e-2
 
 
 def test_onnx_without_the_export_extra_names_the_missing_packages(checkpoints, tmp_path: Path, monkeypatch, capsys) -> None:
