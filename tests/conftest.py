@@ -16,6 +16,12 @@ from tiny_models import one_thread_only, train_digits_ctc
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def command_line_of_its_own(monkeypatch):
+    """CLI code under test sees its own arguments, not pytest's (LightningCLI warns when both are there)."""
+    monkeypatch.setattr(sys, "argv", ["seqkit"])
+
+
 @pytest.fixture(scope="session")
 def load_script() -> Callable[[str], ModuleType]:
     """Import a script of tools/ or recipes/ (not packages) by its path under the repo."""
