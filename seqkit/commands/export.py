@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out) if args.out else default_output(Path(args.ckpt), args.format)
     # Traced at one shape (1 s of audio, 16 video frames, else 100 steps), checked at others.
-    traced_steps = task.features.sample_rate if graph.is_ctc and graph.features is not None else 16 if graph.takes_frames else 100
+    traced_steps = task.features.sample_rate if graph.takes_waveforms else 16 if graph.takes_frames else 100
     size = tuple(args.frame_size) if args.frame_size else None
     try:
         example = example_inputs(task, graph, batch=2, steps=traced_steps, frame_size=size)

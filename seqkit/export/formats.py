@@ -62,7 +62,7 @@ def example_inputs(
     if features is None:  # the graph starts at the encoder
         size = task.features.output_size
         inputs = torch.randn(batch, steps, size, generator=generator)
-    elif graph.is_ctc:
+    elif graph.takes_waveforms:
         inputs = 0.1 * torch.randn(batch, steps, generator=generator)  # waveform samples
     elif isinstance(features, TokenEmbedding):
         inputs = torch.randint(0, features.input_size, (batch, steps), generator=generator)

@@ -73,6 +73,7 @@ class ExportGraph(nn.Module):
         # Speaker statistics are computed from the features, so those stay outside this graph.
         self.features = None if self.by_speaker else _features_for_export(task.features)
         self.takes_frames = isinstance(self.features, (FrameCNN, FrameDifference))
+        self.takes_waveforms = self.is_ctc and self.features is not None
         self.normalizer = task.normalizer
         self.encoder = task.encoder
         self.head = task.head
@@ -127,7 +128,7 @@ class ExportGraph(nn.Module):
         return list(self.spec.outputs)
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
-        time = "samples" if self.is_ctc and self.features is not None else "time"
+        time = "samples" if self.takes_waveforms else "time"
         axes = {"inputs": {0: "batch", 1: time}, "lengths": {0: "batch"}}
         axes.update({name: {0: "batch"} for name in self.input_names[2:]})  # speaker statistics
         if self.is_ctc:
@@ -178,7 +179,7 @@ class FeatureGraph(nn.Module):
 
     input_names = ["inputs", "lengths"]
     output_names = ["features", "frames"]
-    is_ctc = True  # outputs checked as (frames, lengths) pairs, over the valid frames
+    takes_waveforms = True
 
     def __init__(self, task: nn.Module) -> None:
         super().__init__()

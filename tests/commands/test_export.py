@@ -119,7 +119,7 @@ def test_exported_model_matches_pytorch_on_new_batch_sizes_and_lengths(checkpoin
     graph = ExportGraph(task)
     model = ExportedModel(out, fmt)
     # What the command traced with (batch 2): 1 s of audio, 16 video frames, else 100 steps.
-    traced_steps = 8000 if graph.is_ctc and graph.features is not None else 16 if video else 100
+    traced_steps = 8000 if graph.takes_waveforms else 16 if video else 100
     for batch, steps, seed in [(7, 2 * traced_steps + 13, 11)]:  # the command itself checked batch 1 and 4
         example = example_inputs(task, graph, batch, steps, seed, (16, 16) if video else None)
         reference = graph.reference(task, *example)
