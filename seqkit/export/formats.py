@@ -74,7 +74,7 @@ def example_inputs(
         inputs = torch.randn(batch, steps, features.input_size, generator=generator)
     pad = ~padding_mask(lengths, steps)  # (B, T): padding is zero, as the data modules pad
     inputs = inputs.masked_fill(pad.view(pad.shape + (1,) * (inputs.ndim - 2)), 0)
-    if not getattr(graph, "by_speaker", False):
+    if not graph.by_speaker:
         return inputs, lengths
     size = inputs.shape[-1]
     mean = torch.randn(batch, size, generator=generator)

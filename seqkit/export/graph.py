@@ -180,6 +180,7 @@ class FeatureGraph(nn.Module):
     input_names = ["inputs", "lengths"]
     output_names = ["features", "frames"]
     takes_waveforms = True
+    by_speaker = False  # it computes what the speaker statistics are taken from
 
     def __init__(self, task: nn.Module) -> None:
         super().__init__()
