@@ -67,7 +67,9 @@ class SeqkitCLI(LightningCLI):
 
         Two differences: hyper-parameters the task's constructor does not take are dropped
         (links that only other tasks take are stored as None), and the decoder is an
-        evaluation choice, so one given for this run (config or flag) still applies.
+        evaluation choice: this run's config and flags decide it, ``null`` (greedy) included.
+        (Lightning lets every checkpoint hyper-parameter win over the command line, so
+        ``--model.init_args.decoder null`` decoded with the LM the model was trained beside.)
         """
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
@@ -82,9 +84,10 @@ class SeqkitCLI(LightningCLI):
         if class_path is None:
             return
         key = f"{subcommand}.model.init_args.decoder"
+        decides_decoder = key in self.config  # only tasks that decode have the key
         decoder = self.config.get(key)
         self.config = self.parser.parse_object({subcommand: {"model": {"class_path": class_path, "dict_kwargs": init_args}}}, self.config)
-        if decoder is not None:
+        if decides_decoder:
             self.config[key] = decoder
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
