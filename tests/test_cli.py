@@ -43,10 +43,10 @@ def parse(monkeypatch):
 
 @pytest.fixture
 def checkpoint(parse, tmp_path: Path) -> Path:
-    """A checkpoint whose task was trained with a word-LM beam decoder and 128 GRU units."""
+    """A checkpoint whose task was trained with a word-LM beam decoder and 96 GRU units (the config says 128)."""
     init_args = parse()["model"]["init_args"].as_dict()
-    init_args[DECODER.rsplit(".", 1)[1]] = {"class_path": BEAM, "init_args": {"beam_size": 8, "lm_weight": 1.5}}
-    init_args["encoder"]["init_args"]["hidden_size"] = 128
+    init_args["decoder"] = {"class_path": BEAM, "init_args": {"beam_size": 8, "lm_weight": 1.5}}
+    init_args["encoder"]["init_args"]["hidden_size"] = 96
     path = tmp_path / "trained.ckpt"
     torch.save({"hyper_parameters": {"_class_path": "seqkit.tasks.speech_to_text.SpeechToText", **init_args}}, path)
     return path
@@ -54,7 +54,7 @@ def checkpoint(parse, tmp_path: Path) -> Path:
 
 def test_the_model_is_rebuilt_as_the_checkpoint_says(parse, checkpoint: Path) -> None:
     config = parse("--ckpt_path", str(checkpoint), "--model.init_args.encoder.init_args.hidden_size", "64")
-    assert config["model.init_args.encoder.init_args.hidden_size"] == 128  # the weights' shape wins
+    assert config["model.init_args.encoder.init_args.hidden_size"] == 96  # the weights' shape wins over both
 
 
 def test_null_on_the_command_line_decodes_greedily(parse, checkpoint: Path) -> None:
