@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.background import BackgroundSpeech
-from seqkit.data.manifest import Utterance, read_manifest
+from seqkit.data.manifest import ManifestError, Utterance, read_manifest
 from seqkit.data.paths import expand_data_path
 from seqkit.data.bucketed import BucketedDataModule
 from seqkit.data.sampler import DurationBatchSampler
@@ -135,10 +135,14 @@ class SpeechDataModule(BucketedDataModule):
         on_bad: BadPolicy = "error",
         speed_factors: list[float] | None = None,
         background_speech: BackgroundSpeech | None = None,
+        extra_train_manifests: list[str] | None = None,
         seed: int = 0,
     ) -> None:
         """``speed_factors`` (e.g. ``[0.9, 1.0, 1.1]``) speed-perturbs training audio only.
         ``background_speech`` mixes other training recordings, quietly, under training audio.
+        ``extra_train_manifests`` add training utterances from other corpora (such as
+        ``tools/tts_corpus.py``'s synthetic speech); their audio paths are relative to
+        their own manifest's folder, not to ``data_root``.
 
         Batches are formed from the manifest durations, so a batch of slowed-down audio can
         be up to 1 / min(speed_factors) times ``max_batch_seconds``.
@@ -146,6 +150,9 @@ class SpeechDataModule(BucketedDataModule):
         super().__init__()
         paths = (train_manifest, val_manifest, test_manifest, predict_manifest)
         self.manifests = {split: expand_data_path(p) if p else None for split, p in zip(MANIFEST_ARGS, paths)}
+        self.extra_train_manifests = [expand_data_path(p) for p in extra_train_manifests or []]
+        if self.extra_train_manifests and train_manifest is None:
+            raise ValueError("extra_train_manifests add to a train_manifest; set data.init_args.train_manifest too")
         self.data_root = expand_data_path(data_root) if data_root else None
         self.sample_rate = sample_rate
         self.max_batch_seconds = max_batch_seconds
@@ -172,7 +179,10 @@ class SpeechDataModule(BucketedDataModule):
             path = self.manifests[split]
             if path is None:
                 raise ValueError(f"no manifest given for {split!r}; set data.init_args.{MANIFEST_ARGS[split]}")
-            self._utterances[split] = read_manifest(path, self.data_root)
+            utterances = read_manifest(path, self.data_root)
+            if split == "fit":
+                utterances = _joined(utterances, [read_manifest(extra) for extra in self.extra_train_manifests])
+            self._utterances[split] = utterances
         return self._utterances[split]
 
     def set_utterances(self, split: str, utterances: list[Utterance]) -> None:
@@ -206,3 +216,16 @@ class SpeechDataModule(BucketedDataModule):
         )
         return self.split_loader(split, dataset, sampler, collate_speech)
 
+
+def _joined(first: list[Utterance], others: list[list[Utterance]]) -> list[Utterance]:
+    """Concatenate manifests' utterances; an id must not repeat across them (reports and batch logs go by id)."""
+    seen = {utt.id: utt for utt in first}
+    joined = list(first)
+    for utterances in others:
+        for utt in utterances:
+            if utt.id in seen:
+                before = seen[utt.id]
+                raise ManifestError(f"{utt.manifest}:{utt.line}: id {utt.id!r} is already used at {before.manifest}:{before.line}")
+            seen[utt.id] = utt
+            joined.append(utt)
+    return joined
