@@ -1,0 +1,74 @@
+"""tools/tts_corpus.py: real eSpeak NG and Flite voices read a manifest's transcripts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from seqkit.data.speech import SpeechDataModule
+
+TEXTS = ["ONE", "ONE TWO THREE FOUR FIVE SIX SEVEN", "WE CALL IT BEAR", "ZERO", "GOOD MORNING", "THANK YOU VERY MUCH"]
+ENGINES = [
+    pytest.param("espeak", marks=pytest.mark.skipif(importlib.util.find_spec("espeakng_loader") is None,
+                                                     reason="espeakng-loader is not installed")),
+    pytest.param("flite", marks=pytest.mark.skipif(shutil.which("flite") is None, reason="Flite is not installed")),
+]
+
+
+@pytest.fixture(scope="module")
+def tool(load_script):
+    return load_script("tools/tts_corpus.py")
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    # Only the transcripts are read: the source audio need not exist.
+    lines = [json.dumps({"id": f"u{k}", "audio": f"gone/u{k}.flac", "duration": 2.0, "text": t, "speaker": "real"})
+             for k, t in enumerate(TEXTS)]
+    path = tmp_path / "source.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_transcript_is_spoken_copies_times_by_speakers_of_fixed_size(tool, source: Path, tmp_path: Path,
+                                                                           engine: str) -> None:
+    out = tmp_path / engine
+    assert tool.main(["--manifest", str(source), "--out", str(out), "--engine", engine, "--copies", "2",
+                      "--per-speaker", "4", "--quiet"]) == 0
+    records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert Counter(r["text"] for r in records) == Counter(TEXTS * 2)
+    assert sorted(Counter(r["speaker"] for r in records).values()) == [4, 4, 4]  # 12 utterances, 4 a speaker
+    durations = {}
+    for record in records:
+        audio, rate = sf.read(out / record["audio"], dtype="float32")
+        assert rate == 16000 and record["duration"] == pytest.approx(len(audio) / rate, abs=1e-3)
+        assert np.sqrt(np.mean(audio**2)) > 0.005
+        durations.setdefault(record["text"], []).append(record["duration"])
+    # The transcript is what is spoken: seven words take far longer than one.
+    assert min(durations[TEXTS[1]]) > 2.5 * max(durations[TEXTS[0]])
+    # The corpus trains beside the real one, audio found relative to its own manifest.
+    data = SpeechDataModule(train_manifest=str(source), extra_train_manifests=[str(out / "train.jsonl")], num_workers=0)
+    assert len(data.utterances("fit")) == len(TEXTS) * 3
+
+
+def test_same_arguments_same_audio(tool, source: Path, tmp_path: Path) -> None:
+    pytest.importorskip("espeakng_loader")
+    for out in ("a", "b"):
+        assert tool.main(["--manifest", str(source), "--out", str(tmp_path / out), "--engine", "espeak",
+                          "--seed", "3", "--quiet"]) == 0
+    assert (tmp_path / "a" / "train.jsonl").read_text() == (tmp_path / "b" / "train.jsonl").read_text()
+    for wav in sorted((tmp_path / "a" / "wav").glob("*.wav")):
+        np.testing.assert_array_equal(sf.read(wav)[0], sf.read(tmp_path / "b" / "wav" / wav.name)[0])
+
+
+def test_bad_counts_are_refused(tool, source: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        tool.main(["--manifest", str(source), "--out", str(tmp_path), "--engine", "espeak", "--copies", "0"])

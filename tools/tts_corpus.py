@@ -1,0 +1,154 @@
+"""Speak a manifest's transcripts with synthetic voices: extra training audio from text.
+
+For each utterance of ``--manifest`` (only its ``text`` is used) and each of ``--copies``,
+one synthetic *speaker* reads the transcript:
+
+- ``--engine espeak``: eSpeak NG (``seqkit.data.espeak``, the ``espeakng-loader`` wheel),
+  a speaker being one English accent + voice variant of ``tools/synth_digits.py`` with its
+  own pitch, pitch range and speaking rate;
+- ``--engine flite``: Flite (Debian's ``flite``, as ``tools/flite_digits.py``), whose
+  voices are built from recordings of real people; a speaker is one of its voices at its
+  own mean pitch and duration stretch.
+
+Each speaker reads ``--per-speaker`` utterances, as a real speaker of a read-speech corpus
+does, so per-speaker CMVN sees a speaker's statistics.  Audio is trimmed and given a
+random level, silence padding and white noise (``tools/flite_digits.render``).  Output:
+``OUT/wav/{id}.wav`` (PCM_16) and ``OUT/train.jsonl``, for
+``SpeechDataModule(extra_train_manifests=[...])``:
+
+    python tools/tts_corpus.py --manifest data/speechocean762/train.jsonl --engine flite --out data/so762_tts_flite
+
+The same arguments give the same corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+if __package__ in (None, ""):  # run as a script: make the repo's seqkit importable
+    sys.path.insert(0, str(TOOLS.parent))
+
+import flite_digits  # noqa: E402
+import synth_digits  # noqa: E402
+from seqkit.data.espeak import EspeakSynth, EspeakUnavailable, default_espeak_paths  # noqa: E402
+from seqkit.data.manifest import read_manifest, write_manifest  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """One synthetic speaker: a voice and the settings it keeps for all its utterances."""
+
+    name: str
+    voice: str
+    pitch: float  # eSpeak: 0-100; Flite: mean F0 in Hz
+    pitch_range: int  # eSpeak only
+    rate: float  # eSpeak: words per minute; Flite: duration stretch (> 1 is slower)
+
+
+def draw_speakers(engine: str, voices: Sequence[str], count: int, rng: np.random.Generator) -> list[Speaker]:
+    """``count`` speakers, cycling through ``voices`` in a shuffled order."""
+    order = list(rng.permutation(len(voices)))
+    speakers = []
+    for k in range(count):
+        voice = voices[order[k % len(order)]]
+        if engine == "espeak":
+            speakers.append(Speaker(f"espeak-{k}", voice, float(rng.integers(25, 80)), int(rng.integers(20, 80)),
+                                    float(rng.integers(80, 150))))
+        else:
+            speakers.append(Speaker(f"flite-{k}", voice, flite_digits.VOICES[voice] * float(rng.uniform(0.8, 1.5)), 0,
+                                    float(rng.uniform(1.1, 1.7))))
+    return speakers
+
+
+def speak_espeak(synth: EspeakSynth, speaker: Speaker, text: str, seed: int) -> tuple[np.ndarray, int]:
+    samples = synth.synth(speaker.voice, text, int(speaker.rate), int(speaker.pitch), speaker.pitch_range, seed)
+    return samples.astype(np.float32) / 32768.0, synth.native_rate
+
+
+def build(manifest: Path, out: Path, engine: str, copies: int, per_speaker: int, sample_rate: int, seed: int,
+          progress: bool = True) -> int:
+    """Write the corpus; returns the number of utterances."""
+    texts = [(utt.id, utt.text) for utt in read_manifest(manifest)]
+    if not texts:
+        raise ValueError(f"{manifest}: no utterances")
+    rng = np.random.default_rng([seed, 0x775])
+    if engine == "espeak":
+        lib, data = default_espeak_paths()
+        voices = synth_digits.available_speakers(data)
+        synth = EspeakSynth(lib, data)
+    else:
+        voices = flite_digits.available_voices("flite")
+        synth = None
+    if not voices:
+        raise RuntimeError(f"{engine} offers none of the expected English voices")
+    jobs = [(copy, uid, text) for copy in range(copies) for uid, text in texts]
+    order = rng.permutation(len(jobs))  # a speaker reads a random set of transcripts
+    speakers = draw_speakers(engine, voices, -(-len(jobs) // per_speaker), rng)
+    (out / "wav").mkdir(parents=True, exist_ok=True)
+    records = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for position, job in enumerate(tqdm(order, desc=engine, unit="utt", disable=not progress)):
+            copy, uid, text = jobs[job]
+            speaker = speakers[position // per_speaker]
+            utt_seed = int(rng.integers(1, 2**31 - 1))
+            if synth is not None:
+                audio, rate = speak_espeak(synth, speaker, text.lower(), utt_seed)
+            else:
+                audio, rate = flite_digits.speak("flite", speaker.voice, text.lower(), speaker.rate, speaker.pitch,
+                                                 Path(scratch) / "utt.wav")
+            if audio.size == 0:
+                raise RuntimeError(f"{engine} produced no audio for {uid} ({speaker.voice}): {text!r}")
+            audio = flite_digits.render(audio, rate, sample_rate, np.random.default_rng(utt_seed))
+            new_id = f"{engine}{copy}_{uid}"
+            sf.write(out / "wav" / f"{new_id}.wav", audio, sample_rate, subtype="PCM_16")
+            records.append({"id": new_id, "audio": f"wav/{new_id}.wav", "duration": round(len(audio) / sample_rate, 3),
+                            "text": text, "speaker": speaker.name})
+    if synth is not None:
+        synth.close()
+    records.sort(key=lambda r: r["id"])
+    write_manifest(out / "train.jsonl", records)
+    return len(records)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--manifest", type=Path, required=True, help="manifest whose transcripts are spoken")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--engine", choices=("espeak", "flite"), required=True)
+    parser.add_argument("--copies", type=int, default=1, help="times each transcript is spoken (by different speakers)")
+    parser.add_argument("--per-speaker", type=int, default=20, help="utterances each synthetic speaker reads")
+    parser.add_argument("--sample-rate", type=int, default=16000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.copies < 1 or args.per_speaker < 1:
+        parser.error("--copies and --per-speaker must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        count = build(args.manifest, args.out, args.engine, args.copies, args.per_speaker, args.sample_rate, args.seed,
+                      not args.quiet)
+    except (EspeakUnavailable, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {count} utterances to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
