@@ -170,7 +170,8 @@ def _evaluation_rows(evaluation: Evaluation) -> list[list[str]]:
 
 def language_model_sections(run: Run, samples: list[dict] | None = None) -> list[Section]:
     rows = [r for e in run.evaluations for r in _evaluation_rows(e)]
-    val = [(row["step"], row["val_loss"]) for row in run.metrics if "val_loss" in row and "step" in row]
+    val = [(row["step"], row["val_loss"]) for row in run.metrics
+           if "val_loss" in row and "step" in row and math.isfinite(row["val_loss"])]
     if val:
         step, loss = min(val, key=lambda p: p[1])
         rows.append([f"best validation in training (step {step:.0f})", f"{loss:.4f}", f"{loss / math.log(2):.4f}", f"{math.exp(loss):.3f}"])
