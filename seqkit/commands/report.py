@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.samples < 0 or args.sample_length < 1:
         parser.error("--samples must be >= 0 and --sample-length >= 1")
+    if args.out is not None and args.out.suffix.lower() == ".md":
+        parser.error(f"--out {args.out}: name the HTML file (e.g. report.html); the .md is written beside it")
     try:
         runs = [load_run(path) for path in args.runs]
         samples = {}

@@ -105,6 +105,8 @@ def build_document(runs: list[Run], samples: dict[str, list[dict]] | None = None
 def write_report(document: Document, html_path: Path) -> tuple[Path, Path]:
     """``html_path`` (self-contained) and the Markdown beside it, whose figures go to ``<stem>_figures/``."""
     html_path = Path(html_path)
+    if html_path.suffix.lower() == ".md":  # the Markdown would overwrite the HTML
+        raise ValueError(f"{html_path}: name the HTML file (e.g. report.html); the .md is written beside it")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     md_path = html_path.with_suffix(".md")
     image_dir = html_path.parent / f"{html_path.stem}_figures"

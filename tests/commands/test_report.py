@@ -279,6 +279,12 @@ def test_bad_run_directories_are_named(tmp_path: Path, classification_run: Path,
     assert f"{broken / 'metrics.csv'}:3:" in capsys.readouterr().err
 
 
+def test_an_out_path_for_markdown_is_refused(classification_run: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        report_main([str(classification_run), "--out", str(tmp_path / "report.md")])
+    assert "name the HTML file" in capsys.readouterr().err and not (tmp_path / "report.md").exists()
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
