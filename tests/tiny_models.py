@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,31 @@ def _fit_classifier(task, inputs: list[torch.Tensor], labels: list[int], steps: 
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+
+
+def untrained_speech_task(normalizer: torch.nn.Module | None = None, backend: str = "torchaudio", seed: int = 0,
+                          **encoder) -> torch.nn.Module:
+    """A random-weight 8 kHz log-mel CTC task in evaluation mode (as ``load_task`` returns it), for the export tests.
+    ``encoder``: RNNEncoder arguments over a 2-layer LSTM of 8 units, frames stacked x2."""
+    from seqkit.encoders.rnn import RNNEncoder
+    from seqkit.features.spectral import LogMelFilterbank
+    from seqkit.tasks.speech_to_text import SpeechToText
+
+    torch.manual_seed(seed)
+    encoder = {"cell": "lstm", "hidden_size": 8, "num_layers": 2, "stack_frames": 2, **encoder}
+    tokenizer = CharTokenizer().fit(["abc cab"]).state()
+    features = LogMelFilterbank(8000, n_mels=16, backend=backend)
+    return SpeechToText(tokenizer, features, partial(RNNEncoder, **encoder), normalizer=normalizer).eval()
+
+
+def untrained_classifier(features: torch.nn.Module, input_size: int = 0, seed: int = 0, **init_args) -> torch.nn.Module:
+    """A random-weight 3-class GRU classifier of ``features`` in evaluation mode, for the export tests."""
+    from seqkit.encoders.rnn import RNNEncoder
+    from seqkit.tasks.sequence_classification import SequenceClassifier
+
+    torch.manual_seed(seed)
+    encoder = partial(RNNEncoder, cell="gru", hidden_size=6, num_layers=2)
+    return SequenceClassifier(["a", "b", "c"], features, encoder, input_size=input_size, **init_args).eval()
 
 
 @contextmanager

@@ -72,6 +72,9 @@ class ExportGraph(nn.Module):
         self.by_speaker = normalizes_by_speaker(task.normalizer)
         # Speaker statistics are computed from the features, so those stay outside this graph.
         self.features = None if self.by_speaker else _features_for_export(task.features)
+        # A classifier's raw inputs are standardised (training-set statistics) before its features.
+        standardizer = getattr(task, "standardizer", None)
+        self.standardizer = standardizer if self.features is not None else None
         self.takes_frames = isinstance(self.features, (FrameCNN, FrameDifference))
         self.takes_waveforms = self.is_ctc and self.features is not None
         self.normalizer = task.normalizer
@@ -79,10 +82,13 @@ class ExportGraph(nn.Module):
         self.head = task.head
         self.eval()
         feature_name = type(task.features).__name__
-        inside = ([feature_name] if self.features is not None else []) + (
+        inside = ([type(standardizer).__name__] if self.standardizer is not None else []) + (
+            [feature_name] if self.features is not None else []) + (
             [type(self.normalizer).__name__] if self.normalizer is not None else []
         ) + [f"RNNEncoder({self._encoder_summary()})", type(self.head).__name__]
         size = task.features.output_size
+        if standardizer is not None and self.features is None:
+            feature_name = f"inputs standardised with the checkpoint's input_stats, then {feature_name}"
         if self.by_speaker:
             source = "the features graph (or the PyTorch module)" if FeatureGraph.supports(task) else "the PyTorch module"
             caller = (f"{feature_name} features (B, T, {size}) float32 and their lengths, with {source}; and each "
@@ -141,6 +147,8 @@ class ExportGraph(nn.Module):
         self, inputs: Tensor, lengths: Tensor, speaker_mean: Tensor | None = None, speaker_std: Tensor | None = None
     ) -> tuple[Tensor, Tensor] | Tensor:
         # inputs: (B, S) waveforms, (B, T) ids or (B, T, F) frames; lengths: (B,); speaker_*: (B, F)
+        if self.standardizer is not None:
+            inputs = self.standardizer(inputs, lengths)  # (B, T, C)
         if self.features is not None:
             feats, frames = self.features(inputs, lengths)  # (B, T, F)
         else:
