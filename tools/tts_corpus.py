@@ -14,7 +14,7 @@ Each speaker reads ``--per-speaker`` utterances, as a real speaker of a read-spe
 does, so per-speaker CMVN sees a speaker's statistics.  Audio is trimmed and given a
 random level, silence padding and white noise (``tools/flite_digits.render``).  Output:
 ``OUT/wav/{id}.wav`` (PCM_16) and ``OUT/train.jsonl``, for
-``SpeechDataModule(extra_train_manifests=[...])``:
+``SpeechDataModule(extra_train_manifest=...)``:
 
     python tools/tts_corpus.py --manifest data/speechocean762/train.jsonl --engine flite --out data/so762_tts_flite
 

@@ -135,14 +135,14 @@ class SpeechDataModule(BucketedDataModule):
         on_bad: BadPolicy = "error",
         speed_factors: list[float] | None = None,
         background_speech: BackgroundSpeech | None = None,
-        extra_train_manifests: list[str] | None = None,
+        extra_train_manifest: list[str] | str | None = None,
         seed: int = 0,
     ) -> None:
         """``speed_factors`` (e.g. ``[0.9, 1.0, 1.1]``) speed-perturbs training audio only.
         ``background_speech`` mixes other training recordings, quietly, under training audio.
-        ``extra_train_manifests`` add training utterances from other corpora (such as
-        ``tools/tts_corpus.py``'s synthetic speech); their audio paths are relative to
-        their own manifest's folder, not to ``data_root``.
+        ``extra_train_manifest`` (one manifest or a list, as FSDD's data module takes) adds
+        training utterances from other corpora, such as ``tools/tts_corpus.py``'s synthetic
+        speech; their audio paths are relative to their own manifest's folder, not to ``data_root``.
 
         Batches are formed from the manifest durations, so a batch of slowed-down audio can
         be up to 1 / min(speed_factors) times ``max_batch_seconds``.
@@ -150,9 +150,11 @@ class SpeechDataModule(BucketedDataModule):
         super().__init__()
         paths = (train_manifest, val_manifest, test_manifest, predict_manifest)
         self.manifests = {split: expand_data_path(p) if p else None for split, p in zip(MANIFEST_ARGS, paths)}
-        self.extra_train_manifests = [expand_data_path(p) for p in extra_train_manifests or []]
+        if isinstance(extra_train_manifest, str):
+            extra_train_manifest = [extra_train_manifest]
+        self.extra_train_manifests = [expand_data_path(p) for p in extra_train_manifest or []]
         if self.extra_train_manifests and train_manifest is None:
-            raise ValueError("extra_train_manifests add to a train_manifest; set data.init_args.train_manifest too")
+            raise ValueError("extra_train_manifest adds to a train_manifest; set data.init_args.train_manifest too")
         self.data_root = expand_data_path(data_root) if data_root else None
         self.sample_rate = sample_rate
         self.max_batch_seconds = max_batch_seconds

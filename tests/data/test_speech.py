@@ -69,7 +69,7 @@ def test_collate_pads_to_the_longest_and_concatenates_targets() -> None:
 def test_extra_train_manifests_join_training_only_with_paths_relative_to_themselves(tmp_path: Path) -> None:
     main = write_corpus(tmp_path / "corpus", [("a", "one", 0.5), ("b", "two", 0.6)])
     extra = write_corpus(tmp_path / "synthetic", [("tts_a", "one two", 0.7)], speaker="voice-1")
-    data = SpeechDataModule(train_manifest=str(main), val_manifest=str(main), extra_train_manifests=[str(extra)],
+    data = SpeechDataModule(train_manifest=str(main), val_manifest=str(main), extra_train_manifest=[str(extra)],
                             data_root=str(tmp_path / "corpus"), sample_rate=RATE, num_workers=0, max_batch_seconds=10)
     fit = data.utterances("fit")
     assert [u.id for u in fit] == ["a", "b", "tts_a"]
@@ -84,7 +84,7 @@ def test_extra_train_manifests_join_training_only_with_paths_relative_to_themsel
 def test_extra_manifest_texts_fit_the_tokenizer(tmp_path: Path) -> None:
     main = write_corpus(tmp_path / "corpus", [("a", "ab", 0.5)])
     extra = write_corpus(tmp_path / "more", [("x", "xyz", 0.5)])
-    data = SpeechDataModule(train_manifest=str(main), extra_train_manifests=[str(extra)], sample_rate=RATE, num_workers=0)
+    data = SpeechDataModule(train_manifest=str(main), extra_train_manifest=str(extra), sample_rate=RATE, num_workers=0)
     assert data.tokenizer.decode(data.tokenizer.encode("zab")) == "zab"
 
 
@@ -92,13 +92,13 @@ def test_an_id_repeated_across_training_manifests_names_both_lines(tmp_path: Pat
     main = write_corpus(tmp_path / "corpus", [("a", "one", 0.5), ("b", "two", 0.5)])
     extra = write_corpus(tmp_path / "more", [("c", "one", 0.5), ("b", "two", 0.5)])
     with pytest.raises(ManifestError, match=r"more/m.jsonl:2: id 'b' is already used at .*corpus/m.jsonl:2"):
-        SpeechDataModule(train_manifest=str(main), extra_train_manifests=[str(extra)], sample_rate=RATE, num_workers=0)
+        SpeechDataModule(train_manifest=str(main), extra_train_manifest=[str(extra)], sample_rate=RATE, num_workers=0)
 
 
 def test_extra_manifests_without_a_train_manifest_are_refused(tmp_path: Path) -> None:
     extra = write_corpus(tmp_path, [("a", "one", 0.5)])
     with pytest.raises(ValueError, match="train_manifest"):
-        SpeechDataModule(extra_train_manifests=[str(extra)], tokenizer=CharTokenizer().fit(["one"]), sample_rate=RATE)
+        SpeechDataModule(extra_train_manifest=[str(extra)], tokenizer=CharTokenizer().fit(["one"]), sample_rate=RATE)
 
 
 def test_a_split_without_manifest_names_the_argument_to_set(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_every_transcript_is_spoken_copies_times_by_speakers_of_fixed_size(tool,
     # The transcript is what is spoken: seven words take far longer than one.
     assert min(durations[TEXTS[1]]) > 2.5 * max(durations[TEXTS[0]])
     # The corpus trains beside the real one, audio found relative to its own manifest.
-    data = SpeechDataModule(train_manifest=str(source), extra_train_manifests=[str(out / "train.jsonl")], num_workers=0)
+    data = SpeechDataModule(train_manifest=str(source), extra_train_manifest=[str(out / "train.jsonl")], num_workers=0)
     assert len(data.utterances("fit")) == len(TEXTS) * 3
 
 
