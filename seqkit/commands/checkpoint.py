@@ -89,13 +89,19 @@ def task_hparams(checkpoint: dict) -> tuple[str | None, dict]:
 
 def _import(class_path: str) -> type:
     module_name, _, class_name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module_name), class_name)
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as err:
+        raise ImportError(f"class_path {class_path!r} cannot be imported ({err})") from None
 
 
 def load_task(ckpt: str | Path, device: str = "cpu") -> L.LightningModule:
     path = Path(ckpt)
     checkpoint = read_plain_checkpoint(path)
-    class_path, init_args = task_hparams(checkpoint)
+    try:
+        class_path, init_args = task_hparams(checkpoint)
+    except ImportError as err:  # e.g. a class renamed since the checkpoint was written
+        raise ValueError(f"{path}: {err}") from None
     if class_path is None:
         raise ValueError(f"{path} was not written by `seqkit fit` (no _class_path in its hyper-parameters)")
     # The parts are configs (class_path/init_args): jsonargparse builds them, as in `seqkit fit`.
