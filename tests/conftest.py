@@ -11,7 +11,7 @@ from typing import Callable
 import pytest
 import torch
 
-from tiny_models import one_thread_only, train_digits_ctc
+from tiny_models import one_thread_only, train_digits_ctc, train_ramps_classifier, write_ramps
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,3 +73,13 @@ def speaker_ckpt(digits_ckpt: Path, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("speaker_ckpt") / "speaker.ckpt"
     torch.save(checkpoint, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def ramps(tmp_path_factory) -> tuple[Path, Path]:
+    """A rising/falling ramp classifier of ``.npy`` series (about 1 s to train), and 20 held-out ramps."""
+    root = tmp_path_factory.mktemp("ramps")
+    with one_thread_only():
+        ckpt = train_ramps_classifier(root / "train", root / "ramps.ckpt")
+    write_ramps(root / "test", 20, seed=7)
+    return ckpt, root / "test"

@@ -11,7 +11,7 @@ import pytest
 from seqkit import cli
 from seqkit.commands import classify
 
-from tiny_models import one_thread_only, train_digits_ctc, train_ramps_classifier, train_tones_classifier, write_ramps
+from tiny_models import one_thread_only, train_digits_ctc, train_ramps_classifier, train_tones_classifier
 
 
 def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
@@ -19,15 +19,6 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
         code = classify.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-@pytest.fixture(scope="module")
-def ramps(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("ramps")
-    with one_thread_only():
-        ckpt = train_ramps_classifier(root / "train", root / "ramps.ckpt")
-    write_ramps(root / "test", 20, seed=7)
-    return ckpt, root / "test"
 
 
 @pytest.fixture(scope="module")
