@@ -136,7 +136,7 @@ def checkpoints_section(run: Run) -> Section:
     if rows:
         section.blocks.append(Table(["checkpoint", "size", "used by this report"], rows))
     else:
-        section.blocks.append(Text("no checkpoints/ folder", note=True))
+        section.blocks.append(Text("no checkpoints in checkpoints/", note=True))
     return section
 
 

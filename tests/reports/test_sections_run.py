@@ -147,7 +147,7 @@ def test_checkpoint_section_says_what_is_missing(tmp_path: Path, make_run, evalu
     no_ckpt_path = make_run(tmp_path / "b", checkpoints={})
     evaluate(no_ckpt_path, stage="validate", ckpt=None)
     assert notes(checkpoints_section(load_run(no_ckpt_path))) == ["the validate config records no ckpt_path",
-                                                                   "no checkpoints/ folder"]
+                                                                   "no checkpoints in checkpoints/"]
 
 
 def test_config_is_shown_as_saved(tmp_path: Path, make_run) -> None:
