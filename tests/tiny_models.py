@@ -20,6 +20,7 @@ from lightning.pytorch.cli import instantiate_module
 from torch.nn.utils.rnn import pad_sequence
 
 from seqkit.data.audio import load_audio
+from seqkit.data.sequences import SequenceDataset
 from seqkit.data.tokenizer import CharTokenizer, Tokenizer
 
 STT = "seqkit.tasks.speech_to_text.SpeechToText"
@@ -202,6 +203,20 @@ def untrained_classifier(features: torch.nn.Module, input_size: int = 0, seed: i
     torch.manual_seed(seed)
     encoder = partial(RNNEncoder, cell="gru", hidden_size=6, num_layers=2)
     return SequenceClassifier(["a", "b", "c"], features, encoder, input_size=input_size, **init_args).eval()
+
+
+class ListedSequences(SequenceDataset):
+    """Examples held in a list (dicts with ``inputs`` (T, ...), ``label``, ``id``), for in-memory data modules."""
+
+    def __init__(self, items: list[dict]) -> None:
+        self.items = items
+        self.lengths = [int(item["inputs"].shape[0]) for item in items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.items[index]
 
 
 @contextmanager

@@ -10,10 +10,11 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from seqkit.callbacks.progress import TimedProgressBar
-from seqkit.data.sequences import SequenceDataModule, SequenceDataset
+from seqkit.data.sequences import SequenceDataModule
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.tasks.sequence_classification import SequenceClassifier
+from tiny_models import ListedSequences
 
 
 class Clock:
@@ -50,25 +51,14 @@ def test_a_disabled_bar_never_draws() -> None:
     assert not bar._should_update(1, 1)
 
 
-class _Noise(SequenceDataset):
-    def __init__(self) -> None:
-        generator = torch.Generator().manual_seed(0)
-        self.items = [{"id": f"x{i}", "inputs": torch.randn(5, 1, generator=generator), "label": i % 2} for i in range(8)]
-        self.lengths = [5] * 8
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.items[index]
-
-
 class _NoiseData(SequenceDataModule):
     labels = ["a", "b"]
     input_size = 1
 
-    def dataset(self, split: str) -> _Noise:
-        return _Noise()
+    def dataset(self, split: str) -> ListedSequences:
+        generator = torch.Generator().manual_seed(0)
+        return ListedSequences([{"id": f"x{i}", "inputs": torch.randn(5, 1, generator=generator), "label": i % 2}
+                                for i in range(8)])
 
 
 def _bar_after_fit(tmp_path, **trainer_kwargs):

@@ -15,30 +15,22 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from seqkit.callbacks.run_info import RunInfo
-from seqkit.data.sequences import SequenceDataModule, SequenceDataset
+from seqkit.data.sequences import SequenceDataModule
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.features.frames import PrecomputedFeatures
 from seqkit.features.video import FrameDifference
 from seqkit.tasks.base import RunCheckpoint, bind_input_size, user_checkpoints
 from seqkit.tasks.sequence_classification import SequenceClassifier
+from tiny_models import ListedSequences
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-class _Noise(SequenceDataset):
+def _noise(count: int, seed: int) -> ListedSequences:
     """Random sequences (T, 1) with alternating labels; ids run opposite to length."""
-
-    def __init__(self, count: int, seed: int) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        self.lengths = [3 + index for index in range(count)]
-        self.items = [{"id": f"x{count - index:02d}", "inputs": torch.randn(length, 1, generator=generator), "label": index % 2}
-                      for index, length in enumerate(self.lengths)]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.items[index]
+    generator = torch.Generator().manual_seed(seed)
+    return ListedSequences([{"id": f"x{count - index:02d}", "inputs": torch.randn(3 + index, 1, generator=generator),
+                             "label": index % 2} for index in range(count)])
 
 
 class _NoiseData(SequenceDataModule):
@@ -52,8 +44,8 @@ class _NoiseData(SequenceDataModule):
     def has_split(self, split: str) -> bool:
         return split != "validate" or self.validate
 
-    def dataset(self, split: str) -> _Noise:
-        return _Noise(8 if split == "fit" else 6, seed=len(split))
+    def dataset(self, split: str) -> ListedSequences:
+        return _noise(8 if split == "fit" else 6, seed=len(split))
 
 
 def _task(**kwargs) -> SequenceClassifier:

@@ -12,39 +12,32 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from seqkit.data.sequences import SequenceDataModule, SequenceDataset, collate_sequences
+from seqkit.data.sequences import SequenceDataModule, collate_sequences
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.features.cmvn import SpeakerCMVN, UtteranceCMVN
 from seqkit.features.spectral import MFCC
 from seqkit.features.vtlp import VocalTractLengthPerturbation
 from seqkit.tasks.sequence_classification import SequenceClassifier
+from tiny_models import ListedSequences
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 SPEAKERS = {"fit": ["ann", "bob"], "validate": ["cid"], "test": ["dee"], "predict": ["eve"]}
 
 
-class _Voices(SequenceDataset):
+def _voices(speakers: list[str], named: bool) -> ListedSequences:
     """Three tones (0.1-0.2 s at 8 kHz) per speaker; each speaker louder than the one before."""
-
-    def __init__(self, speakers: list[str], named: bool) -> None:
-        generator = torch.Generator().manual_seed(len(speakers[0]) + ord(speakers[0][0]))
-        self.items, self.lengths = [], []
-        for speaker in speakers:
-            gain = 0.05 * (1 + "abcde".index(speaker[0]))
-            for take in range(3):
-                samples = int(torch.randint(800, 1600, (1,), generator=generator))
-                tone = torch.sin(2 * math.pi * 300 * (1 + take) * torch.arange(samples) / 8000)
-                wave = gain * tone + 0.01 * torch.randn(samples, generator=generator)
-                self.items.append({"id": f"{speaker}{take}", "inputs": wave, "label": take % 2,
-                                   **({"speaker": speaker} if named else {})})
-                self.lengths.append(samples)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict:
-        return self.items[index]
+    generator = torch.Generator().manual_seed(len(speakers[0]) + ord(speakers[0][0]))
+    items = []
+    for speaker in speakers:
+        gain = 0.05 * (1 + "abcde".index(speaker[0]))
+        for take in range(3):
+            samples = int(torch.randint(800, 1600, (1,), generator=generator))
+            tone = torch.sin(2 * math.pi * 300 * (1 + take) * torch.arange(samples) / 8000)
+            wave = gain * tone + 0.01 * torch.randn(samples, generator=generator)
+            items.append({"id": f"{speaker}{take}", "inputs": wave, "label": take % 2,
+                          **({"speaker": speaker} if named else {})})
+    return ListedSequences(items)
 
 
 class _VoiceData(SequenceDataModule):
@@ -57,14 +50,14 @@ class _VoiceData(SequenceDataModule):
     def has_split(self, split: str) -> bool:
         return split != "validate" or self.validate
 
-    def dataset(self, split: str) -> _Voices:
-        return _Voices(SPEAKERS[split], self.named)
+    def dataset(self, split: str) -> ListedSequences:
+        return _voices(SPEAKERS[split], self.named)
 
 
 class _OneUnnamed(_VoiceData):
     """A recording whose manifest line has an empty speaker."""
 
-    def dataset(self, split: str) -> _Voices:
+    def dataset(self, split: str) -> ListedSequences:
         voices = super().dataset(split)
         voices.items[1]["speaker"] = ""
         return voices
@@ -89,7 +82,7 @@ def _frames_by_speaker(task: SequenceClassifier, splits: list[str], training: bo
     frames: dict[str, list[Tensor]] = {}
     with torch.no_grad():
         for split in splits:
-            for item in _Voices(SPEAKERS[split], named=True).items:
+            for item in _voices(SPEAKERS[split], named=True).items:
                 feats, count = task.features(item["inputs"][None], torch.tensor([item["inputs"].numel()]))
                 frames.setdefault(item["speaker"], []).append(feats[0, : int(count)])
     task.eval()
@@ -143,7 +136,7 @@ def test_recordings_without_a_speaker_are_refused(tmp_path, data: _VoiceData, me
 
 
 def test_plain_dataloaders_cannot_name_speakers(tmp_path) -> None:
-    loader = DataLoader(_Voices(SPEAKERS["test"], named=True).items, batch_size=4, collate_fn=collate_sequences)
+    loader = DataLoader(_voices(SPEAKERS["test"], named=True).items, batch_size=4, collate_fn=collate_sequences)
     with pytest.raises(TypeError, match=r"SpeakerCMVN needs a data module .* \(NoneType has no statistics_loader\)"):
         _trainer(tmp_path).test(_task(), loader)
 
