@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import yaml
 
@@ -83,7 +83,7 @@ def unique_names(runs: list[Run]) -> None:
         return
     parts = [run.path.resolve().parts for run in runs]
     for depth in range(2, max(len(p) for p in parts) + 1):
-        names = ["/".join(p[-depth:]) for p in parts]
+        names = [PurePath(*p[-depth:]).as_posix() for p in parts]  # the root part "/" joins without doubling
         if len(set(names)) == len(names):
             break
     for run, name in zip(runs, names):

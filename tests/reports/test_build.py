@@ -106,6 +106,13 @@ def test_runs_of_the_same_name_are_named_by_their_paths(tmp_path: Path, make_run
     assert [run.name for run in runs] == names
 
 
+def test_the_same_run_twice_is_named_by_its_whole_path(tmp_path: Path, make_run) -> None:
+    path = make_run(tmp_path / "r")
+    runs = [load_run(path), load_run(path)]
+    unique_names(runs)
+    assert [run.name for run in runs] == [path.resolve().as_posix()] * 2  # one leading "/", not "//"
+
+
 def test_document_of_one_run_is_its_sections(tmp_path: Path, make_run) -> None:
     run = load_run(make_run(tmp_path / "r", task="language_model"))
     doc = build_document([run], {str(run.path): [SAMPLE]})
