@@ -50,8 +50,11 @@ def length_bins(utterances: list[dict], bins: int = 6) -> tuple[str, list[dict]]
         if not members:
             continue
         errors, words = sum(u["errors"] for u in members), sum(u["ref_words"] for u in members)
-        low, high = edges[b], edges[b + 1]
-        label = f"{low:.1f}-{high:.1f} s" if by_duration else (f"{low:.0f}-{high:.0f} words" if high > low else f"{low:.0f} words")
+        # Labelled by what the bin holds: quantile edges would overlap and round across bins.
+        low, high = min(float(u[key]) for u in members), max(float(u[key]) for u in members)
+        unit, digits = (" s", 1) if by_duration else (" words", 0)
+        low_text, high_text = f"{low:.{digits}f}", f"{high:.{digits}f}"
+        label = (low_text if low_text == high_text else f"{low_text}-{high_text}") + unit
         rows.append({"bin": label, "utterances": len(members), "ref_words": words, "errors": errors,
                      "wer": error_rate(errors, words)})
     return ("duration" if by_duration else "reference words"), rows
