@@ -121,6 +121,10 @@ def write_report(document: Document, html_path: Path) -> tuple[Path, Path]:
                 figure.name = f"{base}-{n}"
             taken.add(figure.name)
             (image_dir / f"{figure.name}.png").write_bytes(figure.png)
+    # Figures of an earlier report of this name that this one no longer has would look current.
+    for stale in image_dir.glob("*.png") if image_dir.is_dir() else []:
+        if stale.stem not in {figure.name for figure in found}:
+            stale.unlink()
     html_path.write_text(to_html(document), encoding="utf-8")
     md_path.write_text(to_markdown(document, image_dir.name), encoding="utf-8")
     return html_path, md_path

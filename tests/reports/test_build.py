@@ -159,6 +159,15 @@ def test_a_report_without_figures_writes_no_figure_folder(tmp_path: Path) -> Non
     assert not (tmp_path / "report_figures").exists()
 
 
+def test_figures_an_earlier_report_wrote_are_removed(tmp_path: Path) -> None:
+    png = line_plot({"train_loss": ([1, 2], [2.0, 1.0])}, "step", "loss", "t")
+    write_report(Document("t", [Section("a", [Figure("old", png, "old"), Figure("kept", png, "kept")])]), tmp_path / "report.html")
+    write_report(Document("t", [Section("a", [Figure("kept", png, "kept")])]), tmp_path / "report.html")
+    assert sorted(p.name for p in (tmp_path / "report_figures").iterdir()) == ["kept.png"]
+    write_report(Document("t", [Section("a", [Text("no figures now")])]), tmp_path / "report.html")
+    assert list((tmp_path / "report_figures").iterdir()) == []
+
+
 def test_a_markdown_name_for_the_html_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     # report.md for the HTML would give both files one name: the Markdown would overwrite the HTML.
     with pytest.raises(ValueError, match=r"report.md: name the HTML file"):
