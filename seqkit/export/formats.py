@@ -83,6 +83,8 @@ def example_inputs(
 
 
 def export(graph: Graph, example: tuple[Tensor, ...], path: Path, fmt: Format) -> None:
+    if fmt == "onnx":
+        require_onnx()  # before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         # Tracer warnings name the Python-level shape arithmetic it records; verify() checks the result.
@@ -92,7 +94,8 @@ def export(graph: Graph, example: tuple[Tensor, ...], path: Path, fmt: Format) -
         if fmt == "torchscript":
             torch.jit.trace(graph, example, check_trace=False).save(str(path))
             return
-        require_onnx()
+        # dynamo=False on purpose (the traced graph is what verify() checks); torch says it is the legacy path.
+        warnings.filterwarnings("ignore", message=r"You are using the legacy TorchScript-based ONNX export")
         torch.onnx.export(
             graph, example, str(path), dynamo=False, opset_version=OPSET,
             input_names=graph.input_names, output_names=graph.output_names, dynamic_axes=graph.dynamic_axes(),

@@ -50,10 +50,10 @@ def test_onnx_without_the_extra_is_refused_before_any_file_is_read_or_written(mo
     example = example_inputs(task, graph, 2, 5)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(MissingExtraError):
-        export(graph, example, tmp_path / "m.onnx", "onnx")
-    assert not (tmp_path / "m.onnx").exists()
+        export(graph, example, tmp_path / "new" / "m.onnx", "onnx")
+    assert not (tmp_path / "new").exists()  # not even its folder
     with pytest.raises(MissingExtraError):  # not a file-not-found error: the runtime is what is missing
-        ExportedModel(tmp_path / "m.onnx", "onnx")
+        ExportedModel(tmp_path / "new" / "m.onnx", "onnx")
 
 
 @pytest.mark.parametrize("name, shape, dtype", [
