@@ -25,4 +25,7 @@ def read_plain_checkpoint(path: str | Path, what: str = "checkpoint") -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         reason = str(err).splitlines()[-1].strip() or "unpicklable content"
-        raise UntrustedCheckpointError(f"{path}: holds more than tensors and plain data, refused ({reason})") from None
+        raise UntrustedCheckpointError(
+            f"{path}: holds more than tensors and plain data, refused ({reason}); `seqkit fit` writes only those, "
+            "so this checkpoint was saved another way, e.g. from Python with objects among its hyper-parameters"
+        ) from None
