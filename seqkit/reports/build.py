@@ -111,9 +111,9 @@ def write_report(document: Document, html_path: Path) -> tuple[Path, Path]:
     md_path = html_path.with_suffix(".md")
     image_dir = html_path.parent / f"{html_path.stem}_figures"
     found = figures(document)
+    taken: set[str] = set()  # the figure files this report writes
     if found:
         image_dir.mkdir(exist_ok=True)
-        taken: set[str] = set()
         for figure in found:
             base, n = figure.name, 1
             while figure.name in taken:  # two runs of the same name
@@ -123,7 +123,7 @@ def write_report(document: Document, html_path: Path) -> tuple[Path, Path]:
             (image_dir / f"{figure.name}.png").write_bytes(figure.png)
     # Figures of an earlier report of this name that this one no longer has would look current.
     for stale in image_dir.glob("*.png") if image_dir.is_dir() else []:
-        if stale.stem not in {figure.name for figure in found}:
+        if stale.stem not in taken:
             stale.unlink()
     html_path.write_text(to_html(document), encoding="utf-8")
     md_path.write_text(to_markdown(document, image_dir.name), encoding="utf-8")
