@@ -79,9 +79,7 @@ def speak_espeak(synth: EspeakSynth, speaker: Speaker, text: str, seed: int) -> 
 def build(manifest: Path, out: Path, engine: str, copies: int, per_speaker: int, sample_rate: int, seed: int,
           progress: bool = True) -> int:
     """Write the corpus; returns the number of utterances."""
-    texts = [(utt.id, utt.text) for utt in read_manifest(manifest)]
-    if not texts:
-        raise ValueError(f"{manifest}: no utterances")
+    texts = [(utt.id, utt.text) for utt in read_manifest(manifest)]  # raises on an empty manifest
     rng = np.random.default_rng([seed, 0x775])
     if engine == "espeak":
         lib, data = default_espeak_paths()
@@ -97,25 +95,27 @@ def build(manifest: Path, out: Path, engine: str, copies: int, per_speaker: int,
     speakers = draw_speakers(engine, voices, -(-len(jobs) // per_speaker), rng)
     (out / "wav").mkdir(parents=True, exist_ok=True)
     records = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for position, job in enumerate(tqdm(order, desc=engine, unit="utt", disable=not progress)):
-            copy, uid, text = jobs[job]
-            speaker = speakers[position // per_speaker]
-            utt_seed = int(rng.integers(1, 2**31 - 1))
-            if synth is not None:
-                audio, rate = speak_espeak(synth, speaker, text.lower(), utt_seed)
-            else:
-                audio, rate = flite_digits.speak("flite", speaker.voice, text.lower(), speaker.rate, speaker.pitch,
-                                                 Path(scratch) / "utt.wav")
-            if audio.size == 0:
-                raise RuntimeError(f"{engine} produced no audio for {uid} ({speaker.voice}): {text!r}")
-            audio = flite_digits.render(audio, rate, sample_rate, np.random.default_rng(utt_seed))
-            new_id = f"{engine}{copy}_{uid}"
-            sf.write(out / "wav" / f"{new_id}.wav", audio, sample_rate, subtype="PCM_16")
-            records.append({"id": new_id, "audio": f"wav/{new_id}.wav", "duration": round(len(audio) / sample_rate, 3),
-                            "text": text, "speaker": speaker.name})
-    if synth is not None:
-        synth.close()
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            for position, job in enumerate(tqdm(order, desc=engine, unit="utt", disable=not progress)):
+                copy, uid, text = jobs[job]
+                speaker = speakers[position // per_speaker]
+                utt_seed = int(rng.integers(1, 2**31 - 1))
+                if synth is not None:
+                    audio, rate = speak_espeak(synth, speaker, text.lower(), utt_seed)
+                else:
+                    audio, rate = flite_digits.speak("flite", speaker.voice, text.lower(), speaker.rate, speaker.pitch,
+                                                     Path(scratch) / "utt.wav")
+                if audio.size == 0:
+                    raise RuntimeError(f"{engine} produced no audio for {uid} ({speaker.voice}): {text!r}")
+                audio = flite_digits.render(audio, rate, sample_rate, np.random.default_rng(utt_seed))
+                new_id = f"{engine}{copy}_{uid}"
+                sf.write(out / "wav" / f"{new_id}.wav", audio, sample_rate, subtype="PCM_16")
+                records.append({"id": new_id, "audio": f"wav/{new_id}.wav", "duration": round(len(audio) / sample_rate, 3),
+                                "text": text, "speaker": speaker.name})
+    finally:
+        if synth is not None:
+            synth.close()
     records.sort(key=lambda r: r["id"])
     write_manifest(out / "train.jsonl", records)
     return len(records)
