@@ -52,9 +52,11 @@ def length_bins(utterances: list[dict], bins: int = 6) -> tuple[str, list[dict]]
         errors, words = sum(u["errors"] for u in members), sum(u["ref_words"] for u in members)
         # Labelled by what the bin holds: quantile edges would overlap and round across bins.
         low, high = min(float(u[key]) for u in members), max(float(u[key]) for u in members)
-        unit, digits = (" s", 1) if by_duration else (" words", 0)
+        digits = 1 if by_duration else 0
         low_text, high_text = f"{low:.{digits}f}", f"{high:.{digits}f}"
-        label = (low_text if low_text == high_text else f"{low_text}-{high_text}") + unit
+        span = low_text if low_text == high_text else f"{low_text}-{high_text}"
+        unit = " s" if by_duration else (" word" if span == "1" else " words")
+        label = span + unit
         rows.append({"bin": label, "utterances": len(members), "ref_words": words, "errors": errors,
                      "wer": error_rate(errors, words)})
     return ("duration" if by_duration else "reference words"), rows

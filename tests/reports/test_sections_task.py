@@ -43,14 +43,14 @@ def test_length_bins_count_words_when_a_duration_is_missing() -> None:
     records = BY_LENGTH[:5] + [rec("u6", "a", "a")]
     unit, bins = length_bins(utterances(records), bins=2)  # 1, 4, 2, 2, 3, 1 words: edges 1, 2, 4
     assert unit == "reference words"
-    assert [(b["bin"], b["utterances"], b["errors"], b["ref_words"]) for b in bins] == [("1 words", 2, 1, 2),
+    assert [(b["bin"], b["utterances"], b["errors"], b["ref_words"]) for b in bins] == [("1 word", 2, 1, 2),
                                                                                         ("2-4 words", 4, 4, 11)]
 
 
 def test_length_bins_of_equal_lengths_are_one_bin() -> None:
     assert length_bins(utterances([rec("u1", "a", "b", duration=2.0), rec("u2", "c", "c", duration=2.0)]))[1] == [
         {"bin": "2.0 s", "utterances": 2, "ref_words": 2, "errors": 1, "wer": 0.5}]
-    assert [b["bin"] for b in length_bins(utterances([rec("u1", "a", "b"), rec("u2", "c", "c")]))[1]] == ["1 words"]
+    assert [b["bin"] for b in length_bins(utterances([rec("u1", "a", "b"), rec("u2", "c", "c")]))[1]] == ["1 word"]
 
 
 @pytest.fixture(scope="module")
