@@ -81,14 +81,23 @@ class SeqkitTask(ResumableRandomness, StepGuard):
         Read from this rank's first logger, as ``Trainer.log_dir`` does, but without its
         broadcast: that is a collective, and reports are written by rank 0 alone -- a
         rank-0-only call would wait forever for the other ranks (or crash when they exit).
+        Evaluating into a directory a fit wrote (``trainer.test`` after ``trainer.fit`` in
+        Python) goes to its ``<stage>/`` folder, where ``seqkit test`` writes, so the fit's
+        ``run_info.json`` is kept.
         """
         if not self._trainer:
             return None
         if not self.trainer.loggers:
-            return Path(self.trainer.default_root_dir)
-        logger = self.trainer.loggers[0]
-        log_dir = logger.log_dir if isinstance(logger, (TensorBoardLogger, CSVLogger)) else logger.save_dir
-        return Path(log_dir) if log_dir else None
+            log_dir = self.trainer.default_root_dir
+        else:
+            logger = self.trainer.loggers[0]
+            log_dir = logger.log_dir if isinstance(logger, (TensorBoardLogger, CSVLogger)) else logger.save_dir
+        if not log_dir:
+            return None
+        stage = self.trainer.state.fn
+        if stage is not None and stage != TrainerFn.FITTING and _holds_a_fit(Path(log_dir)):
+            return Path(log_dir) / stage.value
+        return Path(log_dir)
 
     def gather_records(self) -> list[dict]:
         """This epoch's per-example records from every DDP rank."""
@@ -167,3 +176,13 @@ def bind_input_size(features, input_size: int) -> None:
         raise ValueError(f"{type(features).__name__}.input_size={features.input_size} but the data has {input_size}")
     if features.input_size != input_size:
         features.set_input_size(input_size)
+
+
+def _holds_a_fit(folder: Path) -> bool:
+    """Whether ``folder`` is a fit's run directory: checkpoints, or a fit's ``run_info.json``."""
+    if (folder / "checkpoints").is_dir():
+        return True
+    try:
+        return json.loads((folder / "run_info.json").read_text(encoding="utf-8")).get("stage") == "fit"
+    except (OSError, ValueError, AttributeError):
+        return False

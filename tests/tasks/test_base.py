@@ -169,6 +169,16 @@ def test_the_run_directory_is_the_first_loggers(tmp_path) -> None:
         assert task.run_dir() == expected
 
 
+def test_evaluating_after_a_fit_writes_beside_it_and_keeps_its_run_info(tmp_path) -> None:
+    trainer, task = _trainer(tmp_path, logger=CSVLogger(tmp_path, name="run")), _task()
+    trainer.fit(task, _NoiseData())
+    trainer.test(task, _NoiseData())
+    run = tmp_path / "run" / "version_0"
+    assert json.loads((run / "run_info.json").read_text())["stage"] == "fit"
+    assert json.loads((run / "test" / "run_info.json").read_text())["stage"] == "test"
+    assert (run / "test" / "accuracy_report.json").is_file() and not (run / "accuracy_report.json").exists()
+
+
 class _LearningRates(Callback):
     def __init__(self) -> None:
         self.rates: list[float] = []

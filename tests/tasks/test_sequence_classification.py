@@ -65,13 +65,17 @@ def test_trains_tests_and_reports(tmp_path, capsys):
     trainer.fit(model, data)
     [result] = trainer.test(model, data)  # the final weights (the CLI e2e test covers checkpoints)
     assert result["test_acc"] >= 0.9
-    report = json.loads((tmp_path / "run" / "version_0" / "accuracy_report.json").read_text())
+    run = tmp_path / "run" / "version_0"
+    # Tested after the fit in the same process: beside the fit, in RUN/test as `seqkit test` writes.
+    assert json.loads((run / "run_info.json").read_text())["stage"] == "fit"
+    assert json.loads((run / "test" / "run_info.json").read_text())["test_examples"] == 60
+    report = json.loads((run / "test" / "accuracy_report.json").read_text())
     # The torchmetrics value (summed counts) and the report (gathered records) agree exactly.
     assert report["totals"]["accuracy"] == pytest.approx(result["test_acc"])
     assert report["totals"]["mean_class_accuracy"] == pytest.approx(result["test_mean_class_acc"], abs=1e-6)
     assert report["totals"]["examples"] == 60
-    assert (tmp_path / "run" / "version_0" / "confusion_matrix.png").exists()
-    checkpoints = tmp_path / "run" / "version_0" / "checkpoints"
+    assert (run / "test" / "confusion_matrix.png").exists()
+    checkpoints = run / "checkpoints"
     # last.ckpt holds the final epoch, not a copy of the best (Lightning 2.6's save_last).
     assert torch.load(checkpoints / "last.ckpt", weights_only=False)["epoch"] == 11
     assert len(list(checkpoints.glob("best-*.ckpt"))) == 1
