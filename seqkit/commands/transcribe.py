@@ -10,7 +10,8 @@ Several ``--ckpt`` (``--ckpt A --ckpt B --ckpt C``) make an ensemble: every mode
 decodes every recording, and the transcript closest to the others is kept
 (:mod:`seqkit.inference.ensemble`: why not averaged posteriors), or with ``--combine rover``
 the words that most members put in each place (:mod:`seqkit.inference.rover`).  Beam search options apply
-to every model.
+to every model.  JSONL records of an ensemble also hold each member's transcript (``members``, in
+``--ckpt`` order), and ``--wer`` scores each member beside the combination.
 
 A model trained with per-speaker CMVN (``SpeakerCMVN``) first reads the inputs once for each
 speaker's statistics (:mod:`seqkit.inference.speaker_statistics`): ``--speaker NAME`` makes
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             out.close()
     _summary(records, failures)
     if args.wer:
-        _print_wer(records, transcriber.task.tokenizer)
+        _print_wer(records, transcriber.task.tokenizer, args.ckpt)
     return 1 if failures else 0
 
 
@@ -166,6 +167,7 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
     written, records, failures = 0, [], 0
     # A single phoneme model scored with --wer also reports the phoneme error rate of its greedy output.
     with_phones = args.wer and isinstance(transcriber, Transcriber) and transcriber.reads_phonemes
+    ensemble = isinstance(transcriber, EnsembleTranscriber)
     bar = tqdm(total=len(items), desc="transcribing", unit="file", disable=len(items) < 10, file=sys.stderr)
 
     def emit() -> None:
@@ -190,12 +192,15 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
             except AudioError as err:
                 bar.write(f"error: {err}", file=sys.stderr)
                 results[i] = None
-        texts, phones = [], []
+        texts, phones, members = [], [], []
         if waves:
             group_speakers = None if speakers is None else [speakers[i] for i in kept]
             if with_phones:
                 frames = transcriber.frames(waves, group_speakers)
                 texts, phones = transcriber.decode(frames), transcriber.phonemes(frames)
+            elif ensemble:
+                members = transcriber.hypotheses(waves, group_speakers)
+                texts = [transcriber.combine(hypotheses) for hypotheses in members]
             else:
                 texts = transcriber.transcribe(waves, group_speakers)
         seconds = time.perf_counter() - start
@@ -204,7 +209,7 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
             duration = wave.numel() / transcriber.sample_rate
             # The batch's time, shared by audio duration (each item's share of the work).
             results[i] = _record(items[i], text, duration, seconds * duration / audio if audio else 0.0,
-                                 phones[index] if with_phones else None)
+                                 phones[index] if with_phones else None, members[index] if ensemble else None)
         bar.update(len(group))
         emit()
     for i in long:
@@ -220,16 +225,19 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
 
             try:
                 speaker = None if speakers is None else speakers[i]
+                phone, members = None, None
                 if with_phones:
                     frames = [transcriber.long_frames(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)]
                     text, phone = transcriber.decode(frames)[0], transcriber.phonemes(frames)[0]
+                elif ensemble:
+                    members = transcriber.long_hypotheses(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)
+                    text = transcriber.combine(members)
                 else:
-                    text, phone = transcriber.transcribe_long(reader, args.chunk_seconds, args.overlap_seconds, progress,
-                                                              speaker), None
+                    text = transcriber.transcribe_long(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)
             finally:
                 reader.close()
                 windows.close()
-            results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start, phone)
+            results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start, phone, members)
         except AudioError as err:  # names the file itself
             bar.write(f"error: {err}", file=sys.stderr)
             results[i] = None
@@ -242,11 +250,14 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
     return records, failures
 
 
-def _record(item: InputItem, text: str, duration: float, seconds: float, phones: str | None = None) -> dict:
+def _record(item: InputItem, text: str, duration: float, seconds: float, phones: str | None = None,
+            members: list[str] | None = None) -> dict:
     record = {"id": item.id, "path": item.path, "text": text, "duration": round(duration, 4),
               "processing_seconds": round(seconds, 5), "rtf": round(seconds / duration, 6) if duration else None}
     if phones is not None:
         record["phones"] = phones
+    if members is not None:
+        record["members"] = members
     if item.text is not None:
         record["ref"] = item.text
     return record
@@ -261,8 +272,9 @@ def _summary(records: list[dict], failures: int) -> None:
           f"RTF {rtf:.4f} ({1 / rtf if rtf else float('inf'):.1f}x real time)", file=sys.stderr)
 
 
-def _print_wer(records: list[dict], tokenizer) -> None:
-    scored = []
+def _print_wer(records: list[dict], tokenizer, checkpoints: list[str]) -> None:
+    """The WER (and CER, PER) summary on stderr; for an ensemble, each member's too."""
+    scored, members = [], []
     for r in records:
         if not r.get("ref"):
             continue
@@ -271,12 +283,19 @@ def _print_wer(records: list[dict], tokenizer) -> None:
         if "phones" in r:  # the target phonemes as training spells them (words it cannot spell dropped)
             record.update(ref_phones=tokenizer.phones(tokenizer.encode(r["ref"])), hyp_phones=r["phones"])
         scored.append(record)
+        members.append(r.get("members"))
     if not scored:
         print("no reference text (give a --manifest with text) to score a WER", file=sys.stderr)
         return
     from seqkit.reports.wer import build_wer_report, format_summary
 
     print(format_summary(build_wer_report(scored)), file=sys.stderr)
+    if members[0] is None:
+        return
+    print("each member alone:", file=sys.stderr)
+    for index, checkpoint in enumerate(checkpoints):
+        alone = build_wer_report([{**r, "hyp": hyps[index]} for r, hyps in zip(scored, members)])["totals"]
+        print(f"  {index + 1}. WER {100 * alone['wer']:.2f}%  CER {100 * alone['cer']:.2f}%  {checkpoint}", file=sys.stderr)
 
 
 if __name__ == "__main__":

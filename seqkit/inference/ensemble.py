@@ -42,14 +42,25 @@ class EnsembleTranscriber:
         self.task = members[0].task
         self.sample_rate = members[0].sample_rate
 
-    def transcribe(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[str]:
+    def hypotheses(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[list[str]]:
+        """Every member's transcript of every recording, (recordings, members) in member order."""
         per_member = [member.transcribe(waveforms, speakers) for member in self.members]
-        return [self.combine(list(hypotheses)) for hypotheses in zip(*per_member)]
+        return [list(hypotheses) for hypotheses in zip(*per_member)]
+
+    def transcribe(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[str]:
+        return [self.combine(hypotheses) for hypotheses in self.hypotheses(waveforms, speakers)]
 
     def transcribe_long(
         self, reader, chunk_seconds: float, overlap_seconds: float,
         progress: Callable[[int, int], None] | None = None, speaker: str | None = None,
     ) -> str:
+        return self.combine(self.long_hypotheses(reader, chunk_seconds, overlap_seconds, progress, speaker))
+
+    def long_hypotheses(
+        self, reader, chunk_seconds: float, overlap_seconds: float,
+        progress: Callable[[int, int], None] | None = None, speaker: str | None = None,
+    ) -> list[str]:
+        """Every member's transcript of one long recording, read in windows (member order)."""
         hypotheses = []
         for index, member in enumerate(self.members):  # the reader reads any span again: one pass a member
             def member_progress(done: int, total: int, before: int = index) -> None:
@@ -57,4 +68,4 @@ class EnsembleTranscriber:
                     progress(before * total + done, len(self.members) * total)
 
             hypotheses.append(member.transcribe_long(reader, chunk_seconds, overlap_seconds, member_progress, speaker))
-        return self.combine(hypotheses)
+        return hypotheses

@@ -19,6 +19,7 @@ from rapidfuzz.distance import Levenshtein
 from seqkit.commands import transcribe
 from seqkit.commands.checkpoint import load_task
 from seqkit.data.audio import load_audio
+from seqkit.inference.rover import rover
 from seqkit.inference.transcriber import Transcriber
 from tiny_models import one_thread_only, train_digits_ctc, train_tones_classifier
 
@@ -155,13 +156,13 @@ def test_bad_inputs_are_named(capsys, digits_ckpt: Path, digits_corpus: Path, ut
     assert code == 2 and "overlap" in err and "too short" in err
 
 
-def test_several_checkpoints_decode_their_averaged_posteriors(
+def test_several_checkpoints_make_an_ensemble_that_records_and_scores_each_member(
     capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], long_recording: Path, tmp_path: Path
 ) -> None:
     paths = [str(digits_corpus / r["audio"]) for r in utterances]
     _, alone, _ = run(capsys, "--ckpt", str(digits_ckpt), *paths, str(long_recording), "--chunk-seconds", "4")
     _, twice, _ = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(digits_ckpt), *paths, str(long_recording), "--chunk-seconds", "4")
-    assert twice == alone  # the mean of equal posteriors is each of them
+    assert twice == alone  # one model twice is the model
 
     with one_thread_only():  # another seed and width: the same labels and frames, other posteriors
         other = train_digits_ctc(digits_corpus / "train.jsonl", tmp_path / "other.ckpt", steps=60, seed=1, hidden=32)
@@ -175,6 +176,16 @@ def test_several_checkpoints_decode_their_averaged_posteriors(
     # ROVER of two members: every disagreement is a tie, won by the first member's words.
     code, voted, _ = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(other), *paths, "--combine", "rover")
     assert code == 0 and texts(voted) == {p: texts(alone)[p] for p in paths}
+    # JSONL records hold each member's transcript, and --wer scores each member beside the vote.
+    manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl", "--wer"]
+    code, out, err = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(other), *manifest, "--combine", "rover")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and all(r["text"] == rover(r["members"]) and len(r["members"]) == 2 for r in records)
+    _, other_out, other_err = run(capsys, "--ckpt", str(other), *manifest)
+    assert [r["members"][1] for r in records] == [json.loads(line)["text"] for line in other_out.splitlines()]
+    assert [r["members"][0] for r in records] != [r["members"][1] for r in records]  # the members really differ
+    other_wer = next(line.split()[1] for line in other_err.splitlines() if line.startswith("WER"))
+    assert f"2. WER {other_wer}  CER" in err.split("each member alone:")[1]
 
     tones = train_tones_classifier(tmp_path / "tones", tmp_path / "tones.ckpt", steps=2)
     code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(tones), paths[0])

@@ -44,6 +44,7 @@ def test_each_transcript_is_the_members_most_agreed_one() -> None:
     per_member = [m.transcribe(waves) for m in members]
     assert len({tuple(texts) for texts in per_member}) > 1  # untrained members really differ
     ensemble = EnsembleTranscriber(members, ["a", "b", "c"])
+    assert ensemble.hypotheses(waves) == [list(h) for h in zip(*per_member)]  # (recordings, members)
     assert ensemble.transcribe(waves) == [closest_to_the_others(list(h)) for h in zip(*per_member)]
 
 
