@@ -18,6 +18,9 @@ Mapping our tokenizers onto flashlight's conventions:
   token), but our targets have no space after the last word; one extra frame that emits
   ``|`` is appended to every sequence so the last word can be completed.
 * KenLM scores are log10 while emissions are natural-log; ``lm_weight`` absorbs the factor.
+* Homophones of a phoneme lexicon tie exactly where the LM cannot tell them apart, and
+  flashlight's tie-breaking varies between runs; :func:`~seqkit.decoding.ngram.homophone_ranks`
+  makes the more frequent word win, so a transcript is the same every run.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torch
 from torch import Tensor
 
 from seqkit.data.tokenizer import Tokenizer
-from seqkit.decoding.ngram import BOUNDARY_KINDS, estimate_ngram_lm, write_lexicon
+from seqkit.decoding.ngram import BOUNDARY_KINDS, estimate_ngram_lm, homophone_ranks, write_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +120,18 @@ class BeamSearchDecoder:
         lexicon_path = lm_path = None
         if not self.lexicon_free:
             sentences = [tokenizer.normalize(text).split() for text in train_texts]
+            words = [w for s in sentences for w in s]
+            ranks = homophone_ranks(words, tokenizer, sil)
+            if self.lm_weight <= 0:  # nothing tells homophones apart: keep the most frequent of each
+                words = [w for w in words if ranks.get(w, 0) == 0]
             lexicon_path = workdir / "lexicon.txt"
-            n_words = write_lexicon((w for s in sentences for w in s), tokenizer, lexicon_path, sil)
+            n_words = write_lexicon(words, tokenizer, lexicon_path, sil)
             if n_words == 0:
                 raise ValueError("no training word could be spelled with the tokenizer")
             if self.lm_weight > 0:
-                lm_path = estimate_ngram_lm(sentences, self.ngram_order).write_arpa(workdir / "lm.arpa")
+                lm = estimate_ngram_lm(sentences, self.ngram_order)
+                lm.break_ties(ranks)
+                lm_path = lm.write_arpa(workdir / "lm.arpa")
             log.info("beam search: lexicon of %d words, LM %s", n_words, lm_path or "off")
         elif self.lm_weight > 0:
             # Token strings as flashlight names them (the space is the silence token).

@@ -39,6 +39,9 @@ _BOS_ID, _EOS_ID, _UNK_ID = 0, 1, 2
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 # Conventional ARPA probability for <s>: it is a context, never a predicted word.
 _BOS_LOG10_PROB = -99.0
+# Homophones' log10 probability step (NGramLM.break_ties): far below any real difference,
+# and above the 7 decimals ARPA keeps.
+TIE_STEP = 1e-5
 
 NGram = tuple[int, ...]
 # Tokenizers whose targets hold a space token between words (flashlight's silence token).
@@ -79,6 +82,12 @@ class NGramLM:
                         f.write(f"{logp:.7f}\t{text}\n")
             f.write("\n\\end\\\n")
         return path
+
+    def break_ties(self, ranks: dict[str, int], step: float = TIE_STEP) -> None:
+        """Lower every listed ``log10 p(w | h)`` by ``ranks[w] * step`` (see :func:`homophone_ranks`)."""
+        for probs in self.log10_probs:
+            for gram in probs:
+                probs[gram] -= ranks.get(self.words[gram[-1]], 0) * step
 
 
 def modified_kn_discounts(counts: Iterable[int]) -> tuple[float, float, float]:
@@ -227,3 +236,23 @@ def write_lexicon(
                 f.write(f"{word}\t{' '.join(spelling)}\n")
                 written += 1
     return written
+
+
+def homophone_ranks(words: Iterable[str], tokenizer: Tokenizer, sil_token: str = "|") -> dict[str, int]:
+    """Each spellable word's place among the words spelt the same in ``tokenizer``'s tokens.
+
+    0 for the word of a spelling most frequent in ``words`` (ties: alphabetically first), 1
+    for the next, and so on.  Homophones (a phoneme lexicon's "son" and "sun") score exactly
+    alike in the beam search wherever the LM cannot tell them apart, and flashlight breaks
+    exact ties by where its states lie in memory, which varies from run to run: the ranks
+    make the choice the same every time (:meth:`NGramLM.break_ties`; without an LM only rank
+    0 enters the lexicon).
+    """
+    counts = Counter(words)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for word in counts:
+        spelling = word_spelling(word, tokenizer, sil_token)
+        if spelling is not None:
+            groups.setdefault(tuple(spelling), []).append(word)
+    return {word: rank for group in groups.values()
+            for rank, word in enumerate(sorted(group, key=lambda w: (-counts[w], w)))}

