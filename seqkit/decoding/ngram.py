@@ -85,9 +85,13 @@ class NGramLM:
 
     def break_ties(self, ranks: dict[str, int], step: float = TIE_STEP) -> None:
         """Lower every listed ``log10 p(w | h)`` by ``ranks[w] * step`` (see :func:`homophone_ranks`)."""
+        lowered = {i: ranks[w] * step for i, w in enumerate(self.words) if ranks.get(w, 0)}
+        if not lowered:  # no homophones (char and SentencePiece lexicons): nothing to visit
+            return
         for probs in self.log10_probs:
             for gram in probs:
-                probs[gram] -= ranks.get(self.words[gram[-1]], 0) * step
+                if gram[-1] in lowered:
+                    probs[gram] -= lowered[gram[-1]]
 
 
 def modified_kn_discounts(counts: Iterable[int]) -> tuple[float, float, float]:
