@@ -17,7 +17,7 @@ from torch import Tensor
 
 from seqkit.callbacks.epoch_length import EpochLength
 from seqkit.callbacks.progress import TimedProgressBar
-from seqkit.callbacks.run_info import RunInfo
+from seqkit.callbacks.run_info import FILE as RUN_INFO_FILE, RunInfo
 from seqkit.tasks.optim import Decay, warmup_schedule
 from seqkit.tasks.rng import ResumableRandomness
 from seqkit.tasks.step_guard import StepGuard
@@ -183,6 +183,6 @@ def _holds_a_fit(folder: Path) -> bool:
     if (folder / "checkpoints").is_dir():
         return True
     try:
-        return json.loads((folder / "run_info.json").read_text(encoding="utf-8")).get("stage") == "fit"
+        return json.loads((folder / RUN_INFO_FILE).read_text(encoding="utf-8")).get("stage") == "fit"
     except (OSError, ValueError, AttributeError):
         return False
