@@ -30,6 +30,20 @@ from seqkit.tasks.speaker_statistics import SpeakerStatistics
 log = logging.getLogger(__name__)
 
 
+def consistency_loss(log_probs: Tensor, lengths: Tensor) -> Tensor:
+    """CR-CTC's consistency term for a batch holding two views of the same utterances.
+
+    log_probs: (2B, T, V) fp32, view 1 in rows 0..B-1 and view 2 in rows B..2B-1; lengths: (2B,).
+    Returns the mean over the 2B rows of KL(other view, detached || this view), summed over
+    valid frames and the vocabulary.
+    """
+    first, second = log_probs.detach().chunk(2)
+    other = torch.cat([second, first])  # each row's partner view, as a fixed target
+    kl = torch.nn.functional.kl_div(log_probs, other, reduction="none", log_target=True).sum(-1)  # (2B, T)
+    valid = torch.arange(log_probs.shape[1], device=log_probs.device) < lengths.to(log_probs.device)[:, None]
+    return (kl * valid).sum() / log_probs.shape[0]
+
+
 class SpeechToText(SpeakerStatistics, SeqkitTask):
     def __init__(
         self,
@@ -46,6 +60,7 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         max_skipped_steps: int = 10,
         intermediate_ctc_layer: int | None = None,
         intermediate_ctc_weight: float = 0.3,
+        consistency_weight: float = 0.0,
     ) -> None:
         """``tokenizer`` is the data module's plain-data tokenizer state (linked, not typed).
 
@@ -57,6 +72,12 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         reads that encoder layer's output, and the loss is ``(1 - w) x final + w x intermediate``
         with ``w = intermediate_ctc_weight``: the lower layers get a short gradient path of
         their own.  No parameters are added, and inference is unchanged.
+        ``consistency_weight`` > 0: consistency-regularised CTC (CR-CTC, Yao et al. 2025).  Each
+        training batch goes through the model twice, with independent SpecAugment masks and
+        dropout; the loss is the two views' mean CTC loss plus ``consistency_weight`` x the KL
+        divergence from each view's frame posteriors (held fixed) to the other's, summed over
+        frames and vocabulary, per utterance.  A training step costs about twice as much;
+        inference is unchanged.
         """
         super().__init__(optimizer, warmup_steps, lr_decay, max_skipped_steps)
         self.save_hyperparameters()
@@ -76,6 +97,9 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
                 raise ValueError(f"intermediate_ctc_weight must be in (0, 1), got {intermediate_ctc_weight}")
         self.intermediate_ctc_layer = intermediate_ctc_layer
         self.intermediate_ctc_weight = intermediate_ctc_weight
+        if consistency_weight < 0:
+            raise ValueError(f"consistency_weight must be >= 0, got {consistency_weight}")
+        self.consistency_weight = consistency_weight
         self.val_wer, self.val_cer = WordErrorRate(), CharErrorRate()
         self.test_wer, self.test_cer = WordErrorRate(), CharErrorRate()
         # Phoneme targets: also the phoneme error rate of the model's own (greedy) output, the
@@ -176,16 +200,24 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         self._note_skipped(batch)
         if not batch["ids"]:
             return None
-        targets = batch["targets"], batch["target_lengths"]
+        waveforms, lengths, speakers = batch["waveforms"], batch["lengths"], batch["speakers"]
+        targets, target_lengths = batch["targets"], batch["target_lengths"]
+        if self.consistency_weight:
+            # Two views in one batch: augmentation masks and dropout are drawn per utterance.
+            waveforms, lengths, speakers = waveforms.repeat(2, 1), lengths.repeat(2), list(speakers) * 2
+            targets, target_lengths = targets.repeat(2), target_lengths.repeat(2)
         if self.intermediate_ctc_layer is None:
-            log_probs, out_lengths = self(batch["waveforms"], batch["lengths"], batch["speakers"])
-            loss = self.head.loss(log_probs, out_lengths, *targets)
+            log_probs, out_lengths = self(waveforms, lengths, speakers)  # (B, T', V) fp32
+            loss = self.head.loss(log_probs, out_lengths, targets, target_lengths)
         else:
-            inputs = self._encoder_inputs(batch["waveforms"], batch["lengths"], batch["speakers"])
+            inputs = self._encoder_inputs(waveforms, lengths, speakers)
             encoded, out_lengths, tapped = self.encoder(*inputs, tap_layer=self.intermediate_ctc_layer)  # (B, T', D) x 2
             weight = self.intermediate_ctc_weight
-            loss = ((1 - weight) * self.head.loss(self.head(encoded), out_lengths, *targets)
-                    + weight * self.head.loss(self.head(tapped), out_lengths, *targets))
+            log_probs = self.head(encoded)
+            loss = ((1 - weight) * self.head.loss(log_probs, out_lengths, targets, target_lengths)
+                    + weight * self.head.loss(self.head(tapped), out_lengths, targets, target_lengths))
+        if self.consistency_weight:
+            loss = loss + self.consistency_weight * consistency_loss(log_probs, out_lengths)
         batch_size = len(batch["ids"])
         # One self.log a step: each call costs ~1 ms of host time.  Audio seconds seen are
         # counted by the RunInfo callback (run_info.json, from batch_amounts), without a metric.

@@ -16,7 +16,8 @@ from seqkit.data.tokenizer import CharTokenizer, SentencePieceTokenizer
 from seqkit.encoders.rnn import RNNEncoder
 from seqkit.features.cmvn import UtteranceCMVN
 from seqkit.features.spectral import LogMelFilterbank
-from seqkit.tasks.speech_to_text import SpeechToText
+from seqkit.features.specaugment import SpecAugment
+from seqkit.tasks.speech_to_text import SpeechToText, consistency_loss
 
 TEXTS = ["one two three", "four five", "six seven eight nine", "zero one", "two two two"]
 
@@ -269,3 +270,58 @@ def test_intermediate_ctc_mixes_the_losses_of_a_lower_layer_and_the_last() -> No
     with pytest.raises(ValueError, match="intermediate_ctc_weight must be in"):
         SpeechToText(tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16),
                      encoder=partial(RNNEncoder, num_layers=2), intermediate_ctc_layer=1, intermediate_ctc_weight=1.0)
+
+
+def test_consistency_loss_is_the_masked_kl_between_the_two_views() -> None:
+    torch.manual_seed(0)
+    log_probs = torch.randn(4, 5, 3).log_softmax(-1).requires_grad_()  # views of 2 utterances
+    lengths = torch.tensor([5, 3, 5, 3])
+    p, q = log_probs.detach()[:2], log_probs.detach()[2:]
+    expected = 0.0
+    for i, n in enumerate([5, 3]):
+        expected += (q[i, :n].exp() * (q[i, :n] - p[i, :n])).sum() + (p[i, :n].exp() * (p[i, :n] - q[i, :n])).sum()
+    loss = consistency_loss(log_probs, lengths)
+    torch.testing.assert_close(loss, expected / 4)
+    # Padding frames do not count, and each view's target is held fixed: at identical views
+    # the loss and its gradient with respect to the logits vanish.
+    padded = log_probs.detach().clone()
+    padded[1, 3:] = padded[3, 3:].flip(-1)
+    torch.testing.assert_close(consistency_loss(padded, lengths), consistency_loss(log_probs.detach(), lengths))
+    logits = torch.randn(2, 5, 3).repeat(2, 1, 1).requires_grad_()
+    value = consistency_loss(logits.log_softmax(-1), lengths)
+    value.backward()
+    assert value.item() == 0.0 and logits.grad.abs().max().item() < 1e-7
+
+
+def test_consistency_regularised_ctc_adds_the_kl_of_two_augmented_views() -> None:
+    tokenizer = CharTokenizer().fit(TEXTS).state()
+    torch.manual_seed(0)
+    task = SpeechToText(
+        tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16), normalizer=UtteranceCMVN(),
+        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=2, stack_frames=2, dropout=0.3),
+        augment=SpecAugment(freq_masks=2, freq_width=4, time_masks=2, time_width=0.1), consistency_weight=0.2,
+    )
+    waveforms, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
+    targets = [torch.tensor(task.tokenizer.encode(t)) for t in TEXTS[:2]]
+    batch = {"ids": ["a", "b"], "speakers": ["s", "s"], "skipped": [], "waveforms": waveforms, "lengths": lengths,
+             "targets": torch.cat(targets), "target_lengths": torch.tensor([len(t) for t in targets])}
+    task.log = lambda *args, **kwargs: None
+    task.eval()  # no dropout, no masks: two identical views, so the loss is plain CTC
+    log_probs, out_lengths = task(waveforms, lengths)
+    plain = task.head.loss(log_probs, out_lengths, batch["targets"], batch["target_lengths"])
+    torch.testing.assert_close(task.train_loss(batch), plain)
+    task.train()
+    torch.manual_seed(1)
+    loss = task.train_loss(batch)
+    # The same draws again, by hand: both views in one batch, mean CTC + 0.2 x KL.
+    torch.manual_seed(1)
+    both, both_lengths = task(waveforms.repeat(2, 1), lengths.repeat(2), ["s"] * 4)
+    ctc = task.head.loss(both, both_lengths, batch["targets"].repeat(2), batch["target_lengths"].repeat(2))
+    kl = consistency_loss(both, both_lengths)
+    assert kl.item() > 1e-3  # the views differ
+    torch.testing.assert_close(loss, ctc + 0.2 * kl)
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in task.parameters() if p.requires_grad)
+    with pytest.raises(ValueError, match="consistency_weight must be >= 0"):
+        SpeechToText(tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16),
+                     encoder=partial(RNNEncoder, num_layers=2), consistency_weight=-1.0)
