@@ -325,3 +325,31 @@ def test_consistency_regularised_ctc_adds_the_kl_of_two_augmented_views() -> Non
     with pytest.raises(ValueError, match="consistency_weight must be >= 0"):
         SpeechToText(tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16),
                      encoder=partial(RNNEncoder, num_layers=2), consistency_weight=-1.0)
+
+
+def test_consistency_and_intermediate_ctc_combine_on_the_final_layers_posteriors() -> None:
+    tokenizer = CharTokenizer().fit(TEXTS).state()
+    torch.manual_seed(0)
+    task = SpeechToText(
+        tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16), normalizer=UtteranceCMVN(),
+        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=2, stack_frames=2, dropout=0.3),
+        intermediate_ctc_layer=1, consistency_weight=0.2,
+    )
+    waveforms, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
+    targets = [torch.tensor(task.tokenizer.encode(t)) for t in TEXTS[:2]]
+    batch = {"ids": ["a", "b"], "speakers": ["s", "s"], "skipped": [], "waveforms": waveforms, "lengths": lengths,
+             "targets": torch.cat(targets), "target_lengths": torch.tensor([len(t) for t in targets])}
+    task.log = lambda *args, **kwargs: None
+    task.train()
+    torch.manual_seed(1)
+    loss = task.train_loss(batch)
+    torch.manual_seed(1)
+    inputs = task._encoder_inputs(waveforms.repeat(2, 1), lengths.repeat(2), ["s"] * 4)
+    encoded, out_lengths, tapped = task.encoder(*inputs, tap_layer=1)
+    both_targets = batch["targets"].repeat(2), batch["target_lengths"].repeat(2)
+    final = task.head(encoded)
+    mixed = (0.7 * task.head.loss(final, out_lengths, *both_targets)
+             + 0.3 * task.head.loss(task.head(tapped), out_lengths, *both_targets))
+    kl = consistency_loss(final, out_lengths)
+    assert kl.item() > 1e-3
+    torch.testing.assert_close(loss, mixed + 0.2 * kl)
