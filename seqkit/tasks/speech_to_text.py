@@ -204,7 +204,7 @@ class SpeechToText(SpeakerStatistics, SeqkitTask):
         targets, target_lengths = batch["targets"], batch["target_lengths"]
         if self.consistency_weight:
             # Two views in one batch: augmentation masks and dropout are drawn per utterance.
-            waveforms, lengths, speakers = waveforms.repeat(2, 1), lengths.repeat(2), list(speakers) * 2
+            waveforms, lengths, speakers = waveforms.repeat(2, 1), lengths.repeat(2), speakers * 2
             targets, target_lengths = targets.repeat(2), target_lengths.repeat(2)
         if self.intermediate_ctc_layer is None:
             log_probs, out_lengths = self(waveforms, lengths, speakers)  # (B, T', V) fp32

@@ -22,14 +22,23 @@ from seqkit.tasks.speech_to_text import SpeechToText, consistency_loss
 TEXTS = ["one two three", "four five", "six seven eight nine", "zero one", "two two two"]
 
 
-def make_task(tokenizer_state: dict, stack: int = 2) -> SpeechToText:
+def make_task(tokenizer_state: dict, stack: int = 2, dropout: float = 0.0, **options) -> SpeechToText:
     torch.manual_seed(0)
     return SpeechToText(
         tokenizer=tokenizer_state,
         features=LogMelFilterbank(sample_rate=8000, n_mels=16),
         normalizer=UtteranceCMVN(),
-        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=2, stack_frames=stack),
+        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=2, stack_frames=stack, dropout=dropout),
+        **options,
     )
+
+
+def training_batch(task: SpeechToText) -> dict:
+    """Two random-audio utterances of TEXTS, as the speech collate function lays a batch out."""
+    targets = [torch.tensor(task.tokenizer.encode(t)) for t in TEXTS[:2]]
+    return {"ids": ["a", "b"], "speakers": ["s", "s"], "skipped": [], "waveforms": torch.randn(2, 8000),
+            "lengths": torch.tensor([8000, 6000]), "targets": torch.cat(targets),
+            "target_lengths": torch.tensor([len(t) for t in targets])}
 
 
 @pytest.mark.parametrize("tokenizer", [CharTokenizer(), SentencePieceTokenizer(vocab_size=30)])
@@ -247,10 +256,8 @@ def test_intermediate_ctc_mixes_the_losses_of_a_lower_layer_and_the_last() -> No
         intermediate_ctc_layer=1, intermediate_ctc_weight=0.25,
     )
     assert sum(p.numel() for p in task.parameters()) == sum(p.numel() for p in plain.parameters())  # no new weights
-    waveforms, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
-    targets = [torch.tensor(task.tokenizer.encode(t)) for t in TEXTS[:2]]
-    batch = {"ids": ["a", "b"], "speakers": ["s", "s"], "skipped": [], "waveforms": waveforms, "lengths": lengths,
-             "targets": torch.cat(targets), "target_lengths": torch.tensor([len(t) for t in targets])}
+    batch = training_batch(task)
+    waveforms, lengths = batch["waveforms"], batch["lengths"]
     task.eval()  # no dropout: the parts can be recomputed exactly
     task.log = lambda *args, **kwargs: None
     loss = task.train_loss(batch)
@@ -295,16 +302,10 @@ def test_consistency_loss_is_the_masked_kl_between_the_two_views() -> None:
 
 def test_consistency_regularised_ctc_adds_the_kl_of_two_augmented_views() -> None:
     tokenizer = CharTokenizer().fit(TEXTS).state()
-    torch.manual_seed(0)
-    task = SpeechToText(
-        tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16), normalizer=UtteranceCMVN(),
-        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=2, stack_frames=2, dropout=0.3),
-        augment=SpecAugment(freq_masks=2, freq_width=4, time_masks=2, time_width=0.1), consistency_weight=0.2,
-    )
-    waveforms, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
-    targets = [torch.tensor(task.tokenizer.encode(t)) for t in TEXTS[:2]]
-    batch = {"ids": ["a", "b"], "speakers": ["s", "s"], "skipped": [], "waveforms": waveforms, "lengths": lengths,
-             "targets": torch.cat(targets), "target_lengths": torch.tensor([len(t) for t in targets])}
+    augment = SpecAugment(freq_masks=2, freq_width=4, time_masks=2, time_width=0.1)
+    task = make_task(tokenizer, dropout=0.3, augment=augment, consistency_weight=0.2)
+    batch = training_batch(task)
+    waveforms, lengths = batch["waveforms"], batch["lengths"]
     task.log = lambda *args, **kwargs: None
     task.eval()  # no dropout, no masks: two identical views, so the loss is plain CTC
     log_probs, out_lengths = task(waveforms, lengths)
@@ -329,16 +330,9 @@ def test_consistency_regularised_ctc_adds_the_kl_of_two_augmented_views() -> Non
 
 def test_consistency_and_intermediate_ctc_combine_on_the_final_layers_posteriors() -> None:
     tokenizer = CharTokenizer().fit(TEXTS).state()
-    torch.manual_seed(0)
-    task = SpeechToText(
-        tokenizer=tokenizer, features=LogMelFilterbank(sample_rate=8000, n_mels=16), normalizer=UtteranceCMVN(),
-        encoder=partial(RNNEncoder, cell="gru", hidden_size=16, num_layers=2, stack_frames=2, dropout=0.3),
-        intermediate_ctc_layer=1, consistency_weight=0.2,
-    )
-    waveforms, lengths = torch.randn(2, 8000), torch.tensor([8000, 6000])
-    targets = [torch.tensor(task.tokenizer.encode(t)) for t in TEXTS[:2]]
-    batch = {"ids": ["a", "b"], "speakers": ["s", "s"], "skipped": [], "waveforms": waveforms, "lengths": lengths,
-             "targets": torch.cat(targets), "target_lengths": torch.tensor([len(t) for t in targets])}
+    task = make_task(tokenizer, dropout=0.3, intermediate_ctc_layer=1, consistency_weight=0.2)
+    batch = training_batch(task)
+    waveforms, lengths = batch["waveforms"], batch["lengths"]
     task.log = lambda *args, **kwargs: None
     task.train()
     torch.manual_seed(1)
