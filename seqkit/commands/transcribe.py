@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lexicon-free", action="store_true",
                         help="with --lm-text: no lexicon, a character (token) n-gram LM instead of a word one, so "
                              "words the transcripts lack can be written (use --ngram-order 6, the most KenLM reads)")
+    parser.add_argument("--extra-words", help="with --lm-text: a text file whose words join the lexicon though the "
+                        "transcripts lack them; the LM gives each only its share of the unknown-word mass")
     parser.add_argument("--lm-weight", type=float, help="n-gram LM weight (default: the checkpoint's decoder's, else 0)")
     parser.add_argument("--word-score", type=float, help="score per emitted word (default: the checkpoint's, else 0)")
     parser.add_argument("--ngram-order", type=int, help="order of the n-gram LM (default: the checkpoint's, else 3)")
@@ -97,6 +99,7 @@ def _beam_decoder(args: argparse.Namespace, task) -> BeamSearchDecoder:
         word_score=args.word_score if args.word_score is not None else stored.word_score,
         ngram_order=args.ngram_order or stored.ngram_order,
         lexicon_free=lexicon_free,
+        extra_words=args.extra_words if args.extra_words is not None else (None if lexicon_free else stored.extra_words),
     )
     beam.prepare(task.tokenizer, texts, Path(tempfile.mkdtemp(prefix="seqkit-beam-")))
     return beam

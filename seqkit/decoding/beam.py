@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from seqkit.data.paths import expand_data_path
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.decoding.ngram import BOUNDARY_KINDS, estimate_ngram_lm, homophone_ranks, write_lexicon
 
@@ -54,6 +55,10 @@ class BeamSearchDecoder:
         ngram_order: order of the n-gram LM estimated from the training transcripts (words;
             lexicon-free, tokens: a character LM wants the most, 6).
         lexicon_free: decode token sequences without a lexicon; the LM, if any, is over tokens.
+        extra_words: a text file whose words (after the tokenizer's normalisation) join the
+            lexicon though the training transcripts lack them, so the decoder can write them;
+            with an LM, each takes only the uniform share of its unigram level (as ``<unk>``),
+            so it wins only where the audio outweighs that.
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class BeamSearchDecoder:
         word_score: float = 0.0,
         ngram_order: int = 3,
         lexicon_free: bool = False,
+        extra_words: str | None = None,
     ) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
@@ -73,7 +79,10 @@ class BeamSearchDecoder:
         self.lm_weight = lm_weight
         self.word_score = word_score
         self.ngram_order = ngram_order
+        if extra_words is not None and lexicon_free:
+            raise ValueError("extra_words join the lexicon; lexicon-free decoding has none")
         self.lexicon_free = lexicon_free
+        self.extra_words = extra_words
         self._decoder = None
         self._tokenizer: Tokenizer | None = None
         self._extra_sil_column = False  # append a silence column to the emissions
@@ -121,15 +130,17 @@ class BeamSearchDecoder:
         if not self.lexicon_free:
             sentences = [tokenizer.normalize(text).split() for text in train_texts]
             words = [w for s in sentences for w in s]
-            ranks = homophone_ranks(words, tokenizer, sil)
+            extra = self._extra_words(tokenizer, set(words))
+            ranks = homophone_ranks(words, tokenizer, sil, unseen=extra)
             if self.lm_weight <= 0:  # nothing tells homophones apart: keep the most frequent of each
                 words = [w for w in words if ranks.get(w, 0) == 0]
+                extra = [w for w in extra if ranks.get(w, 0) == 0]
             lexicon_path = workdir / "lexicon.txt"
-            n_words = write_lexicon(words, tokenizer, lexicon_path, sil)
+            n_words = write_lexicon(words + extra, tokenizer, lexicon_path, sil)
             if n_words == 0:
                 raise ValueError("no training word could be spelled with the tokenizer")
             if self.lm_weight > 0:
-                lm = estimate_ngram_lm(sentences, self.ngram_order)
+                lm = estimate_ngram_lm(sentences, self.ngram_order, vocabulary=extra)
                 lm.break_ties(ranks)
                 lm_path = lm.write_arpa(workdir / "lm.arpa")
             log.info("beam search: lexicon of %d words, LM %s", n_words, lm_path or "off")
@@ -157,6 +168,19 @@ class BeamSearchDecoder:
             unk_word="<unk>",
         )
         self._tokenizer = tokenizer
+
+    def _extra_words(self, tokenizer: Tokenizer, known: set[str]) -> list[str]:
+        """The words of ``extra_words`` the training transcripts lack, first occurrence order."""
+        if self.extra_words is None:
+            return []
+        path = Path(expand_data_path(self.extra_words))
+        if not path.is_file():
+            raise FileNotFoundError(f"extra_words {path} not found")
+        extra: dict[str, None] = {}
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                extra.update((w, None) for w in tokenizer.normalize(line).split() if w not in known)
+        return list(extra)
 
     def _emissions(self, log_probs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Float32, contiguous CPU emissions in flashlight's layout; (B, T', V') and (B,)."""

@@ -124,37 +124,47 @@ def _adjusted_counts(raw: list[Counter], order: int) -> list[Counter]:
     return adjusted
 
 
-def estimate_ngram_lm(sentences: Iterable[Sequence[str]], order: int = 3) -> NGramLM:
+def estimate_ngram_lm(
+    sentences: Iterable[Sequence[str]], order: int = 3, vocabulary: Iterable[str] = ()
+) -> NGramLM:
     """Estimate an interpolated modified Kneser-Ney model from tokenised sentences.
 
     Args:
         sentences: each a sequence of words (already normalised, no ``<s>``/``</s>``).
         order: n-gram order (>= 1).
+        vocabulary: more words the model predicts though no sentence has them.  Unseen, each
+            gets only the uniform share of the unigram level, as ``<unk>`` does: far below any
+            seen word, so a decoder writes one only where the audio outweighs that.  Listing
+            them keeps the distributions summing to one over what a lexicon can write, and lets
+            :meth:`NGramLM.break_ties` order their homophones.
     """
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
     words = [BOS, EOS, UNK]
     index = {w: i for i, w in enumerate(words)}
+
+    def word_id(word: str, source: str) -> int:
+        if word in (BOS, EOS):
+            raise ValueError(f"{source} may not contain the reserved word {word!r}")
+        if word not in index:
+            index[word] = len(words)
+            words.append(word)
+        return index[word]
+
     raw = [Counter() for _ in range(order)]
     n_sentences = 0
     for sentence in sentences:
         if not sentence:
             continue  # empty transcripts would only inflate P(</s> | <s>)
-        ids = [_BOS_ID]
-        for word in sentence:
-            if word in (BOS, EOS):
-                raise ValueError(f"training text may not contain the reserved word {word!r}")
-            if word not in index:
-                index[word] = len(words)
-                words.append(word)
-            ids.append(index[word])
-        ids.append(_EOS_ID)
+        ids = [_BOS_ID, *(word_id(word, "training text") for word in sentence), _EOS_ID]
         n_sentences += 1
         for k in range(order):
             for i in range(len(ids) - k):
                 raw[k][tuple(ids[i : i + k + 1])] += 1
     if n_sentences == 0:
         raise ValueError("cannot estimate an n-gram model from no (non-empty) sentences")
+    for word in vocabulary:
+        word_id(word, "the vocabulary")
 
     adjusted = _adjusted_counts(raw, order)
     discounts = [modified_kn_discounts(adjusted[k].values()) for k in range(order)]
@@ -242,17 +252,21 @@ def write_lexicon(
     return written
 
 
-def homophone_ranks(words: Iterable[str], tokenizer: Tokenizer, sil_token: str = "|") -> dict[str, int]:
+def homophone_ranks(
+    words: Iterable[str], tokenizer: Tokenizer, sil_token: str = "|", unseen: Iterable[str] = ()
+) -> dict[str, int]:
     """Each spellable word's place among the words spelt the same in ``tokenizer``'s tokens.
 
     0 for the word of a spelling most frequent in ``words`` (ties: alphabetically first), 1
-    for the next, and so on.  Homophones (a phoneme lexicon's "son" and "sun") score exactly
+    for the next, and so on; ``unseen`` words (count 0) after every word of ``words``.  Homophones (a phoneme lexicon's "son" and "sun") score exactly
     alike in the beam search wherever the LM cannot tell them apart, and flashlight breaks
     exact ties by where its states lie in memory, which varies from run to run: the ranks
     make the choice the same every time (:meth:`NGramLM.break_ties`; without an LM only rank
     0 enters the lexicon).
     """
     counts = Counter(words)
+    for word in unseen:
+        counts.setdefault(word, 0)
     groups: dict[tuple[str, ...], list[str]] = {}
     for word in counts:
         spelling = word_spelling(word, tokenizer, sil_token)

@@ -121,6 +121,21 @@ def test_beam_search_with_an_ngram_lm(capsys, digits_ckpt: Path, digits_corpus: 
     assert len(words) > 10 and set(words) <= DIGITS  # a lexicon decoder only writes its words
 
 
+def test_extra_words_let_the_lexicon_decoder_write_words_the_lm_text_lacks(
+    capsys, digits_ckpt: Path, digits_corpus: Path, tmp_path: Path
+) -> None:
+    lm_text, extra = tmp_path / "lm.txt", tmp_path / "extra.txt"
+    lm_text.write_text("one two three\nthree two one\n", encoding="utf-8")
+    extra.write_text(" ".join(sorted(DIGITS - {"one", "two", "three"})) + "\n", encoding="utf-8")
+    beam = ["--manifest", str(digits_corpus / "dev.jsonl"), "--decoder", "beam", "--beam-size", "8",
+            "--lm-text", str(lm_text), "--lm-weight", "0.5"]
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), *beam)
+    assert code == 0 and set(" ".join(texts(out).values()).split()) <= {"one", "two", "three"}
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), *beam, "--extra-words", str(extra))
+    written = set(" ".join(texts(out).values()).split())
+    assert code == 0 and written <= DIGITS and len(written - {"one", "two", "three"}) >= 5
+
+
 def test_beam_search_with_a_character_lm(capsys, digits_ckpt: Path, digits_corpus: Path) -> None:
     manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--wer", "--decoder", "beam", "--beam-size", "8"]
     code, out, err = run(capsys, "--ckpt", str(digits_ckpt), *manifest, "--lexicon-free",

@@ -105,6 +105,29 @@ def test_lexicon_restricts_output_to_training_words(char_tokenizer, tmp_path: Pa
     assert decoded.split()[0] == "the" and set(decoded.split()) <= words
 
 
+def test_extra_words_join_the_lexicon_but_the_lm_keeps_them_for_clear_audio(char_tokenizer, tmp_path: Path) -> None:
+    words_file = tmp_path / "words.txt"
+    words_file.write_text("The COT and a cab\n", encoding="utf-8")  # normalised: the, cot, and, a, cab
+    vocab = char_tokenizer.vocab_size
+    a, o = char_tokenizer.tokens.index("a"), char_tokenizer.tokens.index("o")
+    clear = _frames(char_tokenizer, "the cot")  # "cot": a word no training text has
+    doubtful = _frames(char_tokenizer, "the cat")
+    doubtful[doubtful.index({a: 0.9})] = {o: 0.48, a: 0.42}  # acoustically "cot", barely
+    log_probs, lengths = _emissions([clear, doubtful], vocab)
+    without = _prepared(char_tokenizer, tmp_path / "without", lm_weight=1.0)
+    assert without.decode(log_probs, lengths)[0] != "the cot"
+    with_extra = _prepared(char_tokenizer, tmp_path / "with", lm_weight=1.0, extra_words=str(words_file))
+    assert with_extra.decode(log_probs, lengths) == ["the cot", "the cat"]
+    lexicon = (tmp_path / "with" / "lexicon.txt").read_text().splitlines()
+    assert "cot\tc o t |" in lexicon and "cab\tc a b |" in lexicon
+    arpa = (tmp_path / "with" / "lm.arpa").read_text()
+    assert "\tcot\n" in arpa and "\tcab\n" in arpa  # unigrams only: no n-gram has them
+    with pytest.raises(ValueError, match="lexicon-free"):
+        BeamSearchDecoder(lexicon_free=True, extra_words=str(words_file))
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        _prepared(char_tokenizer, tmp_path / "missing", extra_words=str(tmp_path / "missing.txt"))
+
+
 def test_lexicon_free_character_lm_prefers_spellings_of_the_training_text(char_tokenizer, tmp_path: Path) -> None:
     # "c" then an "o" a little likelier than "a": acoustically "cot", a word no training text has.
     frames = _frames(char_tokenizer, "the cat")

@@ -129,6 +129,24 @@ def test_distributions_normalise(tmp_path: Path, order: int) -> None:
         assert arpa.total(history) == pytest.approx(1.0, abs=1e-4), history
 
 
+def test_vocabulary_words_get_the_unknown_words_share_and_distributions_still_normalise(tmp_path: Path) -> None:
+    corpus = _zipf_corpus(400)
+    extra = ["zebra", "yak", "w0"]  # "w0" is in the corpus: it keeps its counts
+    plain = ArpaReader(estimate_ngram_lm(corpus, 3).write_arpa(tmp_path / "plain.arpa"))
+    arpa = ArpaReader(estimate_ngram_lm(corpus, 3, vocabulary=extra).write_arpa(tmp_path / "extra.arpa"))
+    assert set(arpa.vocab) == set(plain.vocab) | {"zebra", "yak"}
+    for word in ("zebra", "yak"):
+        assert (word,) in arpa.probs and arpa.probs[(word,)] == pytest.approx(arpa.probs[("<unk>",)])
+        assert arpa.log10_prob(word, ("the", "cat")) < arpa.log10_prob("w39", ("the", "cat"))
+    # The uniform share is now spread over two more words: every seen word loses a little.
+    assert arpa.probs[("<unk>",)] < plain.probs[("<unk>",)]
+    assert arpa.probs[("w0",)] == pytest.approx(plain.probs[("w0",)], abs=1e-3)
+    for history in [(), ("<s>",), ("the", "cat"), ("w3", "w1"), ("yak",)]:
+        assert arpa.total(history) == pytest.approx(1.0, abs=1e-4), history
+    with pytest.raises(ValueError, match="reserved"):
+        estimate_ngram_lm(corpus, 2, vocabulary=["</s>"])
+
+
 def test_arpa_header_and_prefixes_are_consistent(tmp_path: Path) -> None:
     arpa = ArpaReader(write_arpa(_zipf_corpus(200), tmp_path / "lm.arpa", order=3))
     for n, count in arpa.counts.items():
@@ -198,6 +216,8 @@ def test_homophones_rank_by_count_then_alphabet_and_the_lm_lowers_the_later_ones
     tokenizer = PhonemeTokenizer().fit(" ".join(s) for s in sentences)
     ranks = homophone_ranks([w for s in sentences for w in s], tokenizer)
     assert ranks == {"a": 0, "son": 0, "sun": 1, "two": 0, "to": 1}  # equal counts: alphabetical
+    # Unseen words rank after every seen homophone, whatever the alphabet says.
+    assert homophone_ranks(["sun"], tokenizer, unseen=["son", "a"]) == {"sun": 0, "son": 1, "a": 0}
     lm = estimate_ngram_lm(sentences)
     before = [dict(probs) for probs in lm.log10_probs]
     lm.break_ties(ranks)
