@@ -107,7 +107,7 @@ def test_lexicon_restricts_output_to_training_words(char_tokenizer, tmp_path: Pa
 
 def test_extra_words_join_the_lexicon_but_the_lm_keeps_them_for_clear_audio(char_tokenizer, tmp_path: Path) -> None:
     words_file = tmp_path / "words.txt"
-    words_file.write_text("The COT and a cab\n", encoding="utf-8")  # normalised: the, cot, and, a, cab
+    words_file.write_text("The COT and a cab zebra\n", encoding="utf-8")  # z: no letter of the tokenizer's
     vocab = char_tokenizer.vocab_size
     a, o = char_tokenizer.tokens.index("a"), char_tokenizer.tokens.index("o")
     clear = _frames(char_tokenizer, "the cot")  # "cot": a word no training text has
@@ -122,6 +122,7 @@ def test_extra_words_join_the_lexicon_but_the_lm_keeps_them_for_clear_audio(char
     assert "cot\tc o t |" in lexicon and "cab\tc a b |" in lexicon
     arpa = (tmp_path / "with" / "lm.arpa").read_text()
     assert "\tcot\n" in arpa and "\tcab\n" in arpa  # unigrams only: no n-gram has them
+    assert "zebra" not in arpa and not any(line.startswith("zebra") for line in lexicon)  # unspellable: left out
     with pytest.raises(ValueError, match="lexicon-free"):
         BeamSearchDecoder(lexicon_free=True, extra_words=str(words_file))
     with pytest.raises(FileNotFoundError, match="missing.txt"):
