@@ -33,7 +33,7 @@ from torch import Tensor
 
 from seqkit.data.paths import expand_data_path
 from seqkit.data.tokenizer import Tokenizer
-from seqkit.decoding.ngram import BOUNDARY_KINDS, estimate_ngram_lm, homophone_ranks, word_spelling, write_lexicon
+from seqkit.decoding.ngram import BOUNDARY_KINDS, estimate_ngram_lm, homophone_ranks, write_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ class BeamSearchDecoder:
             words = [w for s in sentences for w in s]
             extra = self._extra_words(tokenizer, set(words))
             ranks = homophone_ranks(words, tokenizer, sil, unseen=extra)
+            extra = [w for w in extra if w in ranks]  # the ranks hold only spellable words
             if self.lm_weight <= 0:  # nothing tells homophones apart: keep the most frequent of each
                 words = [w for w in words if ranks.get(w, 0) == 0]
                 extra = [w for w in extra if ranks.get(w, 0) == 0]
@@ -170,7 +171,7 @@ class BeamSearchDecoder:
         self._tokenizer = tokenizer
 
     def _extra_words(self, tokenizer: Tokenizer, known: set[str]) -> list[str]:
-        """The spellable words of ``extra_words`` the training transcripts lack, in file order."""
+        """The words of ``extra_words`` the training transcripts lack, in file order."""
         if self.extra_words is None:
             return []
         path = Path(expand_data_path(self.extra_words))
@@ -180,7 +181,7 @@ class BeamSearchDecoder:
         with path.open(encoding="utf-8") as f:
             for line in f:
                 extra.update((w, None) for w in tokenizer.normalize(line).split() if w not in known)
-        return [w for w in extra if word_spelling(w, tokenizer) is not None]
+        return list(extra)
 
     def _emissions(self, log_probs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Float32, contiguous CPU emissions in flashlight's layout; (B, T', V') and (B,)."""
