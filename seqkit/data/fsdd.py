@@ -21,7 +21,7 @@ from torch import Tensor
 
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.manifest import read_manifest
-from seqkit.data.paths import expand_data_path
+from seqkit.data.paths import expand_data_path, expand_data_paths
 from seqkit.data.sequences import SequenceDataModule, SequenceDataset, stratified_holdout
 from seqkit.data.speed_perturb import SpeedPerturbation
 from seqkit.data.tempo_perturb import TempoPerturbation
@@ -150,9 +150,7 @@ class FSDDDataModule(SequenceDataModule):
         self.train_speakers = [s for s in speakers if s != test_speaker]
         train = [rec for rec in recordings if rec.speaker != test_speaker]
         fit, held = stratified_holdout([(rec.speaker, rec.digit) for rec in train], val_fraction, seed)
-        if isinstance(extra_train_manifest, str):
-            extra_train_manifest = [extra_train_manifest]
-        extra = [rec for m in extra_train_manifest or [] for rec in digit_recordings(expand_data_path(m), sample_rate)]
+        extra = [rec for m in expand_data_paths(extra_train_manifest) for rec in digit_recordings(m, sample_rate)]
         self._recordings = {
             "fit": [train[i] for i in fit] + extra,
             "validate": [train[i] for i in held],

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from seqkit.data.audio import AudioError, load_audio
 from seqkit.data.background import BackgroundSpeech
 from seqkit.data.manifest import ManifestError, Utterance, read_manifest
-from seqkit.data.paths import expand_data_path
+from seqkit.data.paths import expand_data_path, expand_data_paths
 from seqkit.data.bucketed import BucketedDataModule
 from seqkit.data.sampler import DurationBatchSampler
 from seqkit.data.speed_perturb import SpeedPerturbation
@@ -150,9 +150,7 @@ class SpeechDataModule(BucketedDataModule):
         super().__init__()
         paths = (train_manifest, val_manifest, test_manifest, predict_manifest)
         self.manifests = {split: expand_data_path(p) if p else None for split, p in zip(MANIFEST_ARGS, paths)}
-        if isinstance(extra_train_manifest, str):
-            extra_train_manifest = [extra_train_manifest]
-        self.extra_train_manifests = [expand_data_path(p) for p in extra_train_manifest or []]
+        self.extra_train_manifests = expand_data_paths(extra_train_manifest)
         if self.extra_train_manifests and train_manifest is None:
             raise ValueError("extra_train_manifest adds to a train_manifest; set data.init_args.train_manifest too")
         self.data_root = expand_data_path(data_root) if data_root else None
