@@ -12,11 +12,16 @@ Mapping our tokenizers onto flashlight's conventions:
 
 * Flashlight needs a word-boundary ("silence") token. For the char and phoneme tokenizers that
   is the space character, renamed ``|`` (whitespace cannot appear in flashlight's token files).
-  SentencePiece marks word starts inside the pieces and has no such token, so an extra
-  silence column is appended to the emissions with a score it can never win with.
-* Char and phoneme lexicon spellings end with ``|`` (flashlight only completes a word on its final
-  token), but our targets have no space after the last word; one extra frame that emits
-  ``|`` is appended to every sequence so the last word can be completed.
+  SentencePiece marks word starts inside the pieces and has no such token, so a silence column
+  is appended to the emissions: lexicon-free, with a score it can never win with; with a
+  lexicon, a copy of the blank's, so a blank frame after a word is its boundary.
+* Lexicon spellings end with ``|``: flashlight completes a word on the first frame of its final
+  token and cannot repeat that token afterwards, so a SentencePiece word ending on its last
+  piece could not span frames ("▁ken ▁ken" was read as two words).  SentencePiece words are
+  also spelt without the ``|``, for a next word that follows with no blank between; a last
+  piece that both spans frames and is followed that way is still out of reach (flashlight
+  drops one of the two words).  Our targets have no boundary after the last word; one extra
+  frame that emits ``|`` is appended to every sequence so the last word can be completed.
 * KenLM scores are log10 while emissions are natural-log; ``lm_weight`` absorbs the factor.
 * Homophones of a phoneme lexicon tie exactly where the LM cannot tell them apart, and
   flashlight's tie-breaking varies between runs; :func:`~seqkit.decoding.ngram.homophone_ranks`
@@ -121,8 +126,7 @@ class BeamSearchDecoder:
             self._sil_id = len(tokens)
             tokens.append(sil)
         self._extra_sil_column = not has_boundary
-        # Only char and phoneme spellings end with the boundary token (see module docstring).
-        self._final_sil_frame = not self.lexicon_free and tokenizer.kind in BOUNDARY_KINDS
+        self._final_sil_frame = not self.lexicon_free  # lexicon spellings end with the boundary
         tokens_path = workdir / "tokens.txt"
         tokens_path.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
 
@@ -189,8 +193,11 @@ class BeamSearchDecoder:
         lengths = lengths.detach().to(device="cpu", dtype=torch.long).clamp(max=emissions.shape[1])
         batch, frames, vocab = emissions.shape
         if self._extra_sil_column:
-            never = emissions.new_full((batch, frames, 1), _NEVER)
-            emissions = torch.cat([emissions, never], dim=2)  # (B, T, V + 1)
+            if self.lexicon_free:
+                sil = emissions.new_full((batch, frames, 1), _NEVER)
+            else:  # a word boundary wherever a blank could be (see module docstring)
+                sil = emissions[:, :, self._tokenizer.blank_id : self._tokenizer.blank_id + 1]
+            emissions = torch.cat([emissions, sil], dim=2)  # (B, T, V + 1)
             vocab += 1
         if self._final_sil_frame:
             padded = emissions.new_full((batch, frames + 1, vocab), _NEVER)  # (B, T + 1, V')

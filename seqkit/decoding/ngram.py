@@ -213,9 +213,8 @@ def write_arpa(sentences: Iterable[Sequence[str]], path: str | Path, order: int 
 def word_spelling(word: str, tokenizer: Tokenizer, sil_token: str = "|") -> list[str] | None:
     """Flashlight spelling of ``word`` in ``tokenizer`` tokens, or None if it cannot be spelled.
 
-    Char and phoneme tokenizers: the letters or phonemes then ``sil_token`` (the word
-    boundary, so the decoder only ends a word at a boundary). SentencePiece: the word's
-    pieces (``▁`` marks the start).
+    The letters, phonemes or SentencePiece pieces, then ``sil_token``: flashlight ends a word
+    only at that boundary, so the word's last token may span frames before it (CTC repeats).
     """
     if not word or any(ch.isspace() for ch in word) or word in (BOS, EOS, UNK):
         return None
@@ -225,17 +224,15 @@ def word_spelling(word: str, tokenizer: Tokenizer, sil_token: str = "|") -> list
     if not ids:
         return None
     spelling = [tokenizer.tokens[i] for i in ids]
-    if tokenizer.kind in BOUNDARY_KINDS:
-        if " " in spelling:
-            return None  # normalisation split the word; it is not one lexicon entry
-        spelling.append(sil_token)
-    return spelling
+    if tokenizer.kind in BOUNDARY_KINDS and " " in spelling:
+        return None  # normalisation split the word; it is not one lexicon entry
+    return spelling + [sil_token]
 
 
 def write_lexicon(
     words: Iterable[str], tokenizer: Tokenizer, path: str | Path, sil_token: str = "|"
 ) -> int:
-    """Write a flashlight lexicon (``word<TAB>t1 t2 ...`` per line); returns the entry count.
+    """Write a flashlight lexicon (``word<TAB>t1 t2 ...`` per line); returns the words written.
 
     Words the tokenizer cannot spell (unknown symbols, reserved names) are skipped.
     ``<unk>`` is not written: flashlight adds it to the word dictionary itself.
@@ -246,9 +243,14 @@ def write_lexicon(
     with path.open("w", encoding="utf-8") as f:
         for word in sorted(set(words)):
             spelling = word_spelling(word, tokenizer, sil_token)
-            if spelling is not None:
-                f.write(f"{word}\t{' '.join(spelling)}\n")
-                written += 1
+            if spelling is None:
+                continue
+            f.write(f"{word}\t{' '.join(spelling)}\n")
+            if tokenizer.kind not in BOUNDARY_KINDS:
+                # No boundary token in the targets: the next word may follow with no blank
+                # between, so the word may also end on its last piece (flashlight takes both).
+                f.write(f"{word}\t{' '.join(spelling[:-1])}\n")
+            written += 1
     return written
 
 

@@ -61,6 +61,27 @@ def _prepared(tokenizer: Tokenizer, tmp_path: Path, **kwargs) -> BeamSearchDecod
     return decoder
 
 
+@pytest.mark.parametrize("lm_weight", [0.0, 0.5])
+def test_sentencepiece_word_whose_last_piece_spans_frames(tmp_path: Path, lm_weight: float) -> None:
+    # A CTC spike often spans frames; with whole-word pieces (yesno's "▁ken", "▁lo") the word
+    # must still be written once per spike, and twice only across a blank.
+    pytest.importorskip("sentencepiece")
+    texts = ["ken lo lo ken", "lo lo ken ken", "ken ken lo lo"] * 4
+    tokenizer = SentencePieceTokenizer(vocab_size=13).fit(texts)
+    ken, lo = (tokenizer.tokens.index(p) for p in ("▁ken", "▁lo"))
+    blank = tokenizer.blank_id
+    spikes = [ken, ken, ken, blank, lo, lo, blank, blank, lo, blank, ken, ken]
+    # ... and a word may follow the last piece of the one before with no blank between.
+    adjacent = [ken, ken, lo, lo, blank, ken, lo]
+    log_probs, lengths = _emissions([[{i: 0.9} for i in spikes], [{i: 0.9} for i in adjacent]],
+                                    tokenizer.vocab_size)
+    expected = ["ken lo lo ken", "ken lo ken lo"]
+    assert _greedy_texts(tokenizer, log_probs, lengths) == expected
+    decoder = BeamSearchDecoder(lm_weight=lm_weight)
+    decoder.prepare(tokenizer, texts, tmp_path)
+    assert decoder.decode(log_probs, lengths) == expected
+
+
 @pytest.mark.parametrize(
     "options",
     [{"lexicon_free": True}, {}, {"lm_weight": 0.5, "word_score": 0.5}],

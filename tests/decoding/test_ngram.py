@@ -200,12 +200,16 @@ def test_sentencepiece_lexicon(tmp_path: Path) -> None:
     texts = ["the cat sat on the mat", "the dog ran", "a bat flew"] * 5
     tokenizer = SentencePieceTokenizer(vocab_size=30).fit(texts)
     path = tmp_path / "lexicon.txt"
-    write_lexicon(["cat", "mat", "flew"], tokenizer, path)
+    assert write_lexicon(["cat", "mat", "flew"], tokenizer, path) == 3
+    spellings: dict[str, list[list[str]]] = {}
     for line in path.read_text().splitlines():
         word, spelling = line.split("\t")
-        pieces = spelling.split(" ")
-        assert "".join(pieces) == "▁" + word
-        assert all(p in tokenizer.tokens for p in pieces)
+        spellings.setdefault(word, []).append(spelling.split(" "))
+    assert sorted(spellings) == ["cat", "flew", "mat"]
+    for word, (with_boundary, without) in spellings.items():
+        # The pieces then the boundary, and the pieces alone (a next word with no blank between).
+        assert with_boundary == without + ["|"]
+        assert "".join(without) == "▁" + word and all(p in tokenizer.tokens for p in without)
 
 
 def test_homophones_rank_by_count_then_alphabet_and_the_lm_lowers_the_later_ones() -> None:
