@@ -91,6 +91,7 @@ class BeamSearchDecoder:
         self._decoder = None
         self._tokenizer: Tokenizer | None = None
         self._extra_sil_column = False  # append a silence column to the emissions
+        self._sil_copies_blank = False  # ... scored as the blank (SentencePiece lexicon decoding)
         self._final_sil_frame = False  # append one silence frame to every sequence
         self._sil_id = -1
 
@@ -126,6 +127,9 @@ class BeamSearchDecoder:
             self._sil_id = len(tokens)
             tokens.append(sil)
         self._extra_sil_column = not has_boundary
+        # Only SentencePiece has no boundary in its targets by kind; chars of a corpus of single
+        # words (no space token) keep one word per utterance, as their targets do.
+        self._sil_copies_blank = not self.lexicon_free and tokenizer.kind not in BOUNDARY_KINDS
         self._final_sil_frame = not self.lexicon_free  # lexicon spellings end with the boundary
         tokens_path = workdir / "tokens.txt"
         tokens_path.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8")
@@ -193,10 +197,10 @@ class BeamSearchDecoder:
         lengths = lengths.detach().to(device="cpu", dtype=torch.long).clamp(max=emissions.shape[1])
         batch, frames, vocab = emissions.shape
         if self._extra_sil_column:
-            if self.lexicon_free:
-                sil = emissions.new_full((batch, frames, 1), _NEVER)
-            else:  # a word boundary wherever a blank could be (see module docstring)
+            if self._sil_copies_blank:  # a word boundary wherever a blank could be (see module docstring)
                 sil = emissions[:, :, self._tokenizer.blank_id : self._tokenizer.blank_id + 1]
+            else:
+                sil = emissions.new_full((batch, frames, 1), _NEVER)
             emissions = torch.cat([emissions, sil], dim=2)  # (B, T, V + 1)
             vocab += 1
         if self._final_sil_frame:

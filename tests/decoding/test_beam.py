@@ -82,6 +82,20 @@ def test_sentencepiece_word_whose_last_piece_spans_frames(tmp_path: Path, lm_wei
     assert decoder.decode(log_probs, lengths) == expected
 
 
+def test_characters_of_single_words_decode_one_word(tmp_path: Path) -> None:
+    # Transcripts of one word each give no space token: the targets never hold two words, and
+    # neither does the beam search's transcript, though a blank separates two spikes of "cat".
+    texts = ["cat", "dog", "bat", "cab"]
+    tokenizer = CharTokenizer().fit(texts)
+    assert " " not in tokenizer.tokens
+    cat = [{tokenizer.tokens.index(ch): 0.9} for ch in "cat"]
+    log_probs, lengths = _emissions([cat + [{tokenizer.blank_id: 0.9}] + cat], tokenizer.vocab_size)
+    assert _greedy_texts(tokenizer, log_probs, lengths) == ["catcat"]
+    decoder = BeamSearchDecoder(lm_weight=0.5)
+    decoder.prepare(tokenizer, texts, tmp_path)
+    assert decoder.decode(log_probs, lengths) == ["cat"]
+
+
 @pytest.mark.parametrize(
     "options",
     [{"lexicon_free": True}, {}, {"lm_weight": 0.5, "word_score": 0.5}],
