@@ -261,10 +261,10 @@ def homophone_ranks(
 
     0 for the word of a spelling most frequent in ``words`` (ties: alphabetically first), 1
     for the next, and so on; ``unseen`` words (count 0) after every word of ``words``.
-    Homophones (a phoneme lexicon's "son" and "sun") score exactly alike in the beam search wherever the LM cannot tell them apart, and flashlight breaks
-    exact ties by where its states lie in memory, which varies from run to run: the ranks
-    make the choice the same every time (:meth:`NGramLM.break_ties`; without an LM only rank
-    0 enters the lexicon).
+    Homophones (a phoneme lexicon's "son" and "sun") score exactly alike in the beam search
+    wherever the LM cannot tell them apart, and flashlight breaks exact ties by where its
+    states lie in memory, which varies from run to run: the ranks make the choice the same
+    every time (:meth:`NGramLM.break_ties`; without an LM only rank 0 enters the lexicon).
     """
     counts = Counter(words)
     for word in unseen:
