@@ -71,8 +71,9 @@ def test_sentencepiece_word_whose_last_piece_spans_frames(tmp_path: Path, lm_wei
     ken, lo = (tokenizer.tokens.index(p) for p in ("▁ken", "▁lo"))
     blank = tokenizer.blank_id
     spikes = [ken, ken, ken, blank, lo, lo, blank, blank, lo, blank, ken, ken]
-    # ... and a word may follow the last piece of the one before with no blank between.
-    adjacent = [ken, ken, lo, lo, blank, ken, lo]
+    # ... and a word may follow a one-frame last piece of the word before with no blank between
+    # (not a last piece spanning frames: flashlight cannot, see the module docstring).
+    adjacent = [ken, lo, lo, blank, ken, lo]
     log_probs, lengths = _emissions([[{i: 0.9} for i in spikes], [{i: 0.9} for i in adjacent]],
                                     tokenizer.vocab_size)
     expected = ["ken lo lo ken", "ken lo ken lo"]
