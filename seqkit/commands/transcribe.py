@@ -94,10 +94,10 @@ def _beam_decoder(args: argparse.Namespace, task) -> BeamSearchDecoder:
     if lm_weight > 0 and texts is None:
         raise ValueError("--lm-weight needs --lm-text: the transcripts the n-gram LM is estimated from")
     beam = BeamSearchDecoder(
-        beam_size=args.beam_size or stored.beam_size,
+        beam_size=args.beam_size if args.beam_size is not None else stored.beam_size,
         lm_weight=lm_weight,
         word_score=args.word_score if args.word_score is not None else stored.word_score,
-        ngram_order=args.ngram_order or stored.ngram_order,
+        ngram_order=args.ngram_order if args.ngram_order is not None else stored.ngram_order,
         lexicon_free=lexicon_free,
         extra_words=args.extra_words if args.extra_words is not None else (None if lexicon_free else stored.extra_words),
     )

@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 # beam arithmetic stays well-defined, yet far below any real log-probability.
 _NEVER = -1.0e5
 _SIL_CANDIDATES = ("|", "<sil>", "<space>", "<wb>")
-MAX_NGRAM_ORDER = 6  # KENLM_MAX_ORDER of the KenLM inside torchaudio's and flashlight-text's wheels
+# KenLM (inside torchaudio's and flashlight-text's wheels) reads bigram models up to its
+# KENLM_MAX_ORDER; it refuses a unigram ARPA ("assumes at least a bigram model").
+MIN_NGRAM_ORDER, MAX_NGRAM_ORDER = 2, 6
 
 
 class BeamSearchDecoder:
@@ -77,9 +79,9 @@ class BeamSearchDecoder:
     ) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
-        if not 1 <= ngram_order <= MAX_NGRAM_ORDER:
-            raise ValueError(f"ngram_order must be 1 to {MAX_NGRAM_ORDER} (flashlight's KenLM reads no longer n-grams), "
-                             f"got {ngram_order}")
+        if not MIN_NGRAM_ORDER <= ngram_order <= MAX_NGRAM_ORDER:
+            raise ValueError(f"ngram_order must be {MIN_NGRAM_ORDER} to {MAX_NGRAM_ORDER} "
+                             f"(the n-gram orders flashlight's KenLM reads), got {ngram_order}")
         self.beam_size = beam_size
         self.lm_weight = lm_weight
         self.word_score = word_score

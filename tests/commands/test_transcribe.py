@@ -144,6 +144,11 @@ def test_beam_search_with_a_character_lm(capsys, digits_ckpt: Path, digits_corpu
     assert len(out.splitlines()) == len((digits_corpus / "dev.jsonl").read_text().splitlines())
     code, _, err = run(capsys, "--ckpt", str(digits_ckpt), *manifest, "--lm-weight", "0.5")
     assert code == 2 and "--lm-weight needs --lm-text" in err
+    lm = ["--lm-text", str(digits_corpus / "train.jsonl"), "--lm-weight", "0.5"]
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), *manifest, *lm, "--ngram-order", "1")
+    assert code == 2 and "ngram_order must be 2 to 6" in err  # before KenLM, which fails on a unigram ARPA
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), *manifest, *lm, "--beam-size", "0")
+    assert code == 2 and "beam_size must be >= 1, got 0" in err  # not the checkpoint's beam in its place
 
 
 def test_bad_inputs_are_named(capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path) -> None:

@@ -206,14 +206,17 @@ def test_writes_flashlight_files(char_tokenizer, tmp_path: Path) -> None:
     assert (tmp_path / "lm.arpa").read_text().startswith("\n\\data\\")
     _prepared(char_tokenizer, tmp_path / "no_lm")
     assert not (tmp_path / "no_lm" / "lm.arpa").exists()
+    _prepared(char_tokenizer, tmp_path / "bigram", lm_weight=1.0, ngram_order=2)  # the lowest order KenLM loads
+    assert "ngram 2=" in (tmp_path / "bigram" / "lm.arpa").read_text() and "3-grams" not in (tmp_path / "bigram" / "lm.arpa").read_text()
 
 
 def test_input_layout_and_edge_cases(char_tokenizer, tmp_path: Path) -> None:
     decoder = BeamSearchDecoder()
     with pytest.raises(RuntimeError):
         decoder.decode(torch.zeros(1, 2, char_tokenizer.vocab_size), torch.tensor([2]))
-    with pytest.raises(ValueError, match="ngram_order must be 1 to 6"):
-        BeamSearchDecoder(ngram_order=8)
+    for order in (1, 8):  # KenLM refuses a unigram ARPA, and reads no n-grams over 6
+        with pytest.raises(ValueError, match="ngram_order must be 2 to 6"):
+            BeamSearchDecoder(ngram_order=order)
     with pytest.raises(ValueError, match="an n-gram LM needs train_texts"):
         BeamSearchDecoder(lexicon_free=True, lm_weight=1.0).prepare(char_tokenizer, None, tmp_path / "none")
     decoder = _prepared(char_tokenizer, tmp_path)
