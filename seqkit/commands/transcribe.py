@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "transcripts lack them; the LM gives each only its share of the unknown-word mass")
     parser.add_argument("--lm-weight", type=float, help="n-gram LM weight (default: the checkpoint's decoder's, else 0)")
     parser.add_argument("--word-score", type=float, help="score per emitted word (default: the checkpoint's, else 0)")
-    parser.add_argument("--ngram-order", type=int, help="order of the n-gram LM (default: the checkpoint's, else 3)")
+    parser.add_argument("--ngram-order", type=int, help="order of the n-gram LM, 2 to 6 (default: the checkpoint's, else 3)")
     parser.add_argument("--batch-size", type=int, default=8, help="recordings (or windows of a long one) per forward pass")
     parser.add_argument("--chunk-seconds", type=float, default=30.0, help="longer recordings run in windows of this length; 0: never")
     parser.add_argument("--overlap-seconds", type=float, default=2.0, help="overlap of consecutive windows")
