@@ -8,6 +8,9 @@ plain argparse programs in :mod:`seqkit.commands`.
 
 from __future__ import annotations
 
+import argparse
+import ast
+import importlib.util
 import os
 import re
 import sys
@@ -15,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -131,12 +135,32 @@ def latest_checkpoint(root: str | Path) -> str | None:
     return str(found[-1]) if found else None
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, DefaultHelpFormatter):
+    """Lightning's help, with the epilog's lines kept as written."""
+
+
+def other_commands_help() -> str:
+    """``seqkit --help``'s list of the commands outside Lightning's, each with the first line
+    of its module's docstring (read from the source: nothing is imported for the help)."""
+    lines = ["other commands (seqkit COMMAND --help):"]
+    for name, module in COMMANDS.items():
+        source = Path(importlib.util.find_spec(module).origin).read_text()
+        summary = (ast.get_docstring(ast.parse(source)) or "").splitlines()[0]
+        lines.append(f"  {name:<12}{summary.split(': ', 1)[-1]}")
+    return "\n".join(lines)
+
+
 def lightning_main(args: list[str] | None = None) -> SeqkitCLI:
     return SeqkitCLI(
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"parser_mode": "yaml"},
+        parser_kwargs={
+            "parser_mode": "yaml",
+            "description": "Train and evaluate seqkit tasks (seqkit fit|validate|test|predict --config FILE.yaml).",
+            "epilog": other_commands_help(),
+            "formatter_class": _HelpFormatter,
+        },
         args=args,
     )
 

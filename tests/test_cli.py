@@ -1,4 +1,4 @@
-"""seqkit/cli.py: how a checkpoint's hyper-parameters and this run's config combine.
+"""seqkit/cli.py: how a checkpoint's hyper-parameters and this run's config combine, and the help.
 
 Parsing only: the CLI stops before it builds anything, and the config it would build from
 is inspected.
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqkit.cli import SeqkitCLI, lightning_main
+from seqkit.cli import COMMANDS, SeqkitCLI, lightning_main, main
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "configs" / "speech_to_text" / "digits_bigru.yaml")
@@ -70,3 +70,13 @@ def test_a_decoder_given_for_this_run_applies(parse, checkpoint: Path) -> None:
                    "--model.init_args.decoder.init_args.lm_weight", "2")
     assert config[DECODER].class_path == BEAM and config[DECODER].init_args.lm_weight == 2.0
     assert config[DECODER].init_args.beam_size == 32  # the class default, not the checkpoint's 8
+
+
+def test_help_lists_the_commands_outside_lightnings(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    after = capsys.readouterr().out.split("other commands")[1].splitlines()[1:]
+    listed = {line.split()[0]: line for line in after if line.strip()}
+    assert list(listed) == list(COMMANDS)
+    assert "one transcript per recording" in listed["transcribe"]  # the first line of its module's docstring
