@@ -4,7 +4,8 @@ The checkpoint carries the model's config, weights and tokenizer, so nothing els
 Short recordings run in batches of similar length; one longer than ``--chunk-seconds`` runs
 alone, in overlapping windows read from disk one batch at a time (any length fits in memory).
 Output: ``PATH<TAB>TEXT`` lines (default), or JSONL with timings (``--format jsonl`` or
-``--output FILE.jsonl``); a summary of the real-time factor goes to stderr.
+``--output FILE.jsonl``); a summary of the real-time factor goes to stderr.  ``--timestamps``
+adds each word's start and end (:mod:`seqkit.decoding.alignment`).
 
 Several ``--ckpt`` (``--ckpt A --ckpt B --ckpt C``) make an ensemble: every model
 decodes every recording, and the transcript closest to the others is kept
@@ -30,7 +31,6 @@ import time
 from pathlib import Path
 
 import soundfile
-import torch
 from tqdm import tqdm
 
 from seqkit.commands.checkpoint import load_task
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8, help="recordings (or windows of a long one) per forward pass")
     parser.add_argument("--chunk-seconds", type=float, default=30.0, help="longer recordings run in windows of this length; 0: never")
     parser.add_argument("--overlap-seconds", type=float, default=2.0, help="overlap of consecutive windows")
+    parser.add_argument("--timestamps", action="store_true",
+                        help="JSONL records get `words`: each word with its start and end in seconds, from the frames "
+                             "its CTC tokens were emitted on (one model; implies --format jsonl)")
     parser.add_argument("--wer", action="store_true", help="print the WER against the manifest's text on stderr "
                         "(a single phoneme model: also the PER of its greedy output, and each record's `phones`)")
     return parser
@@ -132,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         items, fmt = read_inputs(args, "audio")
+        if args.timestamps:
+            if len(args.ckpt) > 1:
+                raise ValueError("--timestamps needs one --ckpt: an ensemble's combined transcript has no frames of its own")
+            if args.format == "tsv":
+                raise ValueError("--timestamps writes each record's `words` in JSONL; drop --format tsv")
+            fmt = "jsonl"
         members = []
         for task in load_speech_tasks(args.ckpt, args.device):
             beam = _beam_decoder(args, task) if args.decoder == "beam" else None
@@ -195,12 +204,13 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
             except AudioError as err:
                 bar.write(f"error: {err}", file=sys.stderr)
                 results[i] = None
-        texts, phones, members = [], [], []
+        texts, phones, members, words = [], [], [], None
         if waves:
             group_speakers = None if speakers is None else [speakers[i] for i in kept]
-            if with_phones:
+            if with_phones or args.timestamps:
                 frames = transcriber.frames(waves, group_speakers)
-                texts, phones = transcriber.decode(frames), transcriber.phonemes(frames)
+                texts, words = _decode(transcriber, frames, args.timestamps)
+                phones = transcriber.phonemes(frames) if with_phones else []
             elif ensemble:
                 members = transcriber.hypotheses(waves, group_speakers)
                 texts = [transcriber.combine(hypotheses) for hypotheses in members]
@@ -212,7 +222,8 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
             duration = wave.numel() / transcriber.sample_rate
             # The batch's time, shared by audio duration (each item's share of the work).
             results[i] = _record(items[i], text, duration, seconds * duration / audio if audio else 0.0,
-                                 phones[index] if with_phones else None, members[index] if ensemble else None)
+                                 phones[index] if with_phones else None, members[index] if ensemble else None,
+                                 None if words is None else words[index])
         bar.update(len(group))
         emit()
     for i in long:
@@ -228,10 +239,12 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
 
             try:
                 speaker = None if speakers is None else speakers[i]
-                phone, members = None, None
-                if with_phones:
+                phone, members, words = None, None, None
+                if with_phones or args.timestamps:
                     frames = [transcriber.long_frames(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)]
-                    text, phone = transcriber.decode(frames)[0], transcriber.phonemes(frames)[0]
+                    texts, timed = _decode(transcriber, frames, args.timestamps)
+                    text, words = texts[0], None if timed is None else timed[0]
+                    phone = transcriber.phonemes(frames)[0] if with_phones else None
                 elif ensemble:
                     members = transcriber.long_hypotheses(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)
                     text = transcriber.combine(members)
@@ -240,7 +253,7 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
             finally:
                 reader.close()
                 windows.close()
-            results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start, phone, members)
+            results[i] = _record(items[i], text, reader.seconds, time.perf_counter() - start, phone, members, words)
         except AudioError as err:  # names the file itself
             bar.write(f"error: {err}", file=sys.stderr)
             results[i] = None
@@ -253,14 +266,27 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
     return records, failures
 
 
+def _decode(transcriber: Transcriber, frames: list, timestamps: bool) -> tuple[list[str], list[list[dict]] | None]:
+    """The texts of :meth:`Transcriber.frames`' outputs; with ``timestamps`` also each text's
+    words in seconds (an output frame's start; a word ends where its last frame does)."""
+    if not timestamps:
+        return transcriber.decode(frames), None
+    texts, spans = transcriber.decode_words(frames)
+    step = transcriber.seconds_per_frame
+    return texts, [[{"word": w.word, "start": round(w.start * step, 3), "end": round(w.end * step, 3)} for w in words]
+                   for words in spans]
+
+
 def _record(item: InputItem, text: str, duration: float, seconds: float, phones: str | None = None,
-            members: list[str] | None = None) -> dict:
+            members: list[str] | None = None, words: list[dict] | None = None) -> dict:
     record = {"id": item.id, "path": item.path, "text": text, "duration": round(duration, 4),
               "processing_seconds": round(seconds, 5), "rtf": round(seconds / duration, 6) if duration else None}
     if phones is not None:
         record["phones"] = phones
     if members is not None:
         record["members"] = members
+    if words is not None:
+        record["words"] = words
     if item.text is not None:
         record["ref"] = item.text
     return record

@@ -38,6 +38,7 @@ from torch import Tensor
 
 from seqkit.data.paths import expand_data_path
 from seqkit.data.tokenizer import Tokenizer
+from seqkit.decoding.alignment import TokenSpan, spans_from_starts
 from seqkit.decoding.ngram import BOUNDARY_KINDS, estimate_ngram_lm, homophone_ranks, write_lexicon
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,27 @@ class BeamSearchDecoder:
             log_probs: (B, T, V) log-probabilities over the tokenizer's vocabulary.
             lengths: (B,) valid frames per sequence.
         """
+        return [self._text(hypo) if hypo else "" for hypo in self._best(log_probs, lengths)]
+
+    def decode_aligned(self, log_probs: Tensor, lengths: Tensor) -> list[tuple[str, list[TokenSpan]]]:
+        """Best transcript per sequence, with its tokens' frames (:mod:`seqkit.decoding.alignment`).
+        Shapes as :meth:`decode`."""
+        results = []
+        for b, hypo in enumerate(self._best(log_probs, lengths)):
+            if not hypo:
+                results.append(("", []))
+                continue
+            frames = int(min(lengths[b], log_probs.shape[1]))
+            # Flashlight's path opens with a silence before frame 0, so its timestep t is frame
+            # t - 1; the silence column and the appended final frame are ours, not the model's.
+            kept = [(int(token), int(step) - 1) for token, step in zip(hypo.tokens, hypo.timesteps)
+                    if 0 < step <= frames and token < self._tokenizer.vocab_size]
+            best = log_probs[b, :frames].argmax(dim=-1)  # (T,)
+            results.append((self._text(hypo), spans_from_starts([t for t, _ in kept], [f for _, f in kept], best)))
+        return results
+
+    def _best(self, log_probs: Tensor, lengths: Tensor) -> list:
+        """Flashlight's best hypothesis per sequence (None for an empty one)."""
         if self._decoder is None or self._tokenizer is None:
             raise RuntimeError("call prepare() before decode()")
         if log_probs.dim() != 3 or log_probs.shape[2] != self._tokenizer.vocab_size:
@@ -228,15 +250,15 @@ class BeamSearchDecoder:
                 f"log_probs must be (B, T, {self._tokenizer.vocab_size}), got {tuple(log_probs.shape)}"
             )
         emissions, lengths = self._emissions(log_probs, lengths)
-        texts: list[str] = []
+        best = []
         for b in range(emissions.shape[0]):
             if lengths[b] == 0:
-                texts.append("")  # flashlight returns no hypothesis for an empty input
+                best.append(None)  # flashlight returns no hypothesis for an empty input
                 continue
             # One sequence at a time so empty inputs never reach flashlight.
             hypos = self._decoder(emissions[b : b + 1], lengths[b : b + 1])[0]
-            texts.append(self._text(hypos[0]) if hypos else "")
-        return texts
+            best.append(hypos[0] if hypos else None)
+        return best
 
     def _text(self, hypo) -> str:
         if not self.lexicon_free:

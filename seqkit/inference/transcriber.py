@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
+from seqkit.decoding.alignment import WordSpan, greedy_token_spans, word_spans
 from seqkit.decoding.beam import BeamSearchDecoder
 from seqkit.decoding.greedy import collapse_path
 from seqkit.inference.chunking import model_geometry, plan_windows, stitch
@@ -48,6 +49,22 @@ class Transcriber:
             return self.beam.decode(pad_sequence(frames, batch_first=True), lengths)
         tokenizer = self.task.tokenizer
         return [tokenizer.decode(collapse_path(labels, tokenizer.blank_id)) for labels in frames]  # labels: (T,)
+
+    def decode_words(self, frames: list[Tensor]) -> tuple[list[str], list[list[WordSpan]]]:
+        """:meth:`decode`'s texts, and each text's words with their output frames."""
+        tokenizer = self.task.tokenizer
+        if self.beam is not None:
+            lengths = torch.tensor([f.shape[0] for f in frames])
+            aligned = self.beam.decode_aligned(pad_sequence(frames, batch_first=True), lengths)
+        else:
+            spans = [greedy_token_spans(labels, tokenizer.blank_id) for labels in frames]  # labels: (T,)
+            aligned = [(tokenizer.decode([s.token for s in tokens]), tokens) for tokens in spans]
+        return [text for text, _ in aligned], [word_spans(tokenizer, tokens, text) for text, tokens in aligned]
+
+    @property
+    def seconds_per_frame(self) -> float:
+        """Output frame stride in seconds: frame ``t`` starts at ``t * seconds_per_frame``."""
+        return model_geometry(self.task).stride / self.sample_rate
 
     @property
     def reads_phonemes(self) -> bool:

@@ -91,6 +91,41 @@ def test_chunked_equals_whole_at_any_rate_and_batch(capsys, digits_ckpt: Path, l
         assert code == 0 and texts(out)[str(path)] == whole[str(path)], (path, batch)
 
 
+@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+def test_word_timestamps_place_each_word_in_its_utterance_of_a_long_recording(
+    capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], long_recording: Path, decoder: str
+) -> None:
+    beam = ["--decoder", "beam", "--beam-size", "8", "--lm-text", str(digits_corpus / "train.jsonl")] if decoder == "beam" else []
+    paths = [str(digits_corpus / r["audio"]) for r in utterances]
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), *paths, *beam)
+    assert code == 0
+    one_by_one = [texts(out)[p] for p in paths]
+    # Where each utterance lies in the long recording (0.2 s of silence after each).
+    spans, at = [], 0.0
+    for p in paths:
+        spans.append((at, at + sf.info(p).duration))
+        at = spans[-1][1] + 0.2
+
+    code, out, _ = run(capsys, "--ckpt", str(digits_ckpt), str(long_recording), "--chunk-seconds", "4",
+                       "--overlap-seconds", "2", "--timestamps", *beam)
+    assert code == 0
+    [record] = [json.loads(line) for line in out.splitlines()]  # --timestamps writes JSONL
+    words = record["words"]
+    assert " ".join(w["word"] for w in words) == record["text"] and len(words) > 10
+    assert all(0 <= w["start"] < w["end"] <= record["duration"] for w in words)
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+    # Each word's middle falls inside the utterance that says it.
+    heard = [" ".join(w["word"] for w in words if a <= (w["start"] + w["end"]) / 2 < b) for a, b in spans]
+    assert heard == one_by_one
+
+
+def test_timestamps_need_one_model_and_jsonl(capsys, digits_ckpt: Path, long_recording: Path) -> None:
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), "--ckpt", str(digits_ckpt), str(long_recording), "--timestamps")
+    assert code == 2 and "--timestamps needs one --ckpt" in err
+    code, _, err = run(capsys, "--ckpt", str(digits_ckpt), str(long_recording), "--timestamps", "--format", "tsv")
+    assert code == 2 and "drop --format tsv" in err
+
+
 def test_manifest_to_jsonl_with_timings_and_wer(capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], tmp_path: Path) -> None:
     output = tmp_path / "out.jsonl"
     code, out, err = run(capsys, "--ckpt", str(digits_ckpt), "--manifest", str(digits_corpus / "dev.jsonl"),
