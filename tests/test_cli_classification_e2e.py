@@ -9,10 +9,7 @@ data -> model links (labels, input size) and rebuilding the model from a checkpo
 from __future__ import annotations
 
 import json
-import os
-import random
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,32 +17,15 @@ import pytest
 
 from seqkit.data.uea import read_ts
 
-REPO = Path(__file__).resolve().parents[1]
-SEQKIT = [sys.executable, "-m", "seqkit.cli"]
+from cli_runs import REPO, SEQKIT
+from cli_runs import run as run_cli
+from tiny_models import write_ts
+
 CONFIG = REPO / "configs" / "classification" / "gunpoint_bigru.yaml"
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-def write_ts(path: Path, cases: int, seed: int, labels: tuple[str, ...] = ("up", "down")) -> None:
-    """Noisy ramps of random length; class k of n has slope 0.3 - 0.6 k / (n - 1) (up: 0.3, down: -0.3)."""
-    rng = random.Random(seed)
-    lines = ["@problemName Ramps", "@timeStamps false", "@missing false", "@univariate true",
-             "@equalLength false", f"@classLabel true {' '.join(labels)}", "@data"]
-    for index in range(cases):
-        k = index % len(labels)
-        label = labels[k]
-        slope = 0.3 - 0.6 * k / (len(labels) - 1)
-        length = rng.randint(10, 30)
-        start = rng.gauss(0, 1)
-        values = [start + slope * t + rng.gauss(0, 0.1) for t in range(length)]
-        lines.append(",".join(f"{v:.4f}" for v in values) + f":{label}")
-    path.write_text("\n".join(lines) + "\n")
+    return run_cli(args, cwd, env={"OMP_NUM_THREADS": "1"})  # a tiny model: more threads only spin
 
 
 def test_fit_test_predict(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from test_cli_e2e import CONFIG, REPO, SEQKIT, run
+from cli_runs import DIGITS_CONFIG as CONFIG
+from cli_runs import REPO, SEQKIT, run
 
 # An odd number of test utterances: the ranks cannot split them evenly.
 TEST_UTTERANCES = 21

@@ -7,24 +7,14 @@ separate process, as a user runs them.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SEQKIT = [sys.executable, "-m", "seqkit.cli"]
-CONFIG = REPO / "configs" / "speech_to_text" / "digits_bigru.yaml"
-
-
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
+from cli_runs import DIGITS_CONFIG as CONFIG
+from cli_runs import REPO, SEQKIT, run
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ import torch
 
 from seqkit.data.speech import SpeechDataModule
 from seqkit.data.tokenizer import CharTokenizer
-from test_cli_e2e import CONFIG, REPO, SEQKIT, run
+from cli_runs import DIGITS_CONFIG as CONFIG
+from cli_runs import REPO, SEQKIT, run
 
 TRAIN = 120
 MAX_BATCH_SECONDS = 8.0

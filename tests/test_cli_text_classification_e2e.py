@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_cli_e2e import REPO, SEQKIT, run
+from cli_runs import REPO, SEQKIT, run
 
 CONFIG = REPO / "configs" / "text_classification" / "sst2_bilstm.yaml"
 POSITIVE, NEGATIVE = ["good", "great", "fine", "lovely"], ["bad", "awful", "poor", "dull"]

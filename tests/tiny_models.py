@@ -228,3 +228,19 @@ def one_thread_only():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def write_ts(path: Path, cases: int, seed: int, labels: tuple[str, ...] = ("up", "down")) -> None:
+    """Noisy ramps of random length; class k of n has slope 0.3 - 0.6 k / (n - 1) (up: 0.3, down: -0.3)."""
+    rng = random.Random(seed)
+    lines = ["@problemName Ramps", "@timeStamps false", "@missing false", "@univariate true",
+             "@equalLength false", f"@classLabel true {' '.join(labels)}", "@data"]
+    for index in range(cases):
+        k = index % len(labels)
+        label = labels[k]
+        slope = 0.3 - 0.6 * k / (len(labels) - 1)
+        length = rng.randint(10, 30)
+        start = rng.gauss(0, 1)
+        values = [start + slope * t + rng.gauss(0, 0.1) for t in range(length)]
+        lines.append(",".join(f"{v:.4f}" for v in values) + f":{label}")
+    path.write_text("\n".join(lines) + "\n")

@@ -14,8 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_cli_classification_e2e import write_ts  # noqa: E402  (tests/ is on sys.path: its conftest)
-from test_generate import trained  # noqa: F401  the tiny language-model run (a module fixture)
+from tiny_models import write_ts
 
 from seqkit.cli import main as seqkit_main
 from seqkit.commands.checkpoint import load_task
@@ -108,7 +107,7 @@ def classification_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lm_run(trained) -> Path:  # noqa: F811
+def lm_run(trained) -> Path:  # the tiny language-model run of conftest.py
     run, best = trained
     seqkit_main(["validate", "--config", str(run / "config.yaml"), "--ckpt_path", str(best), *QUIET])
     return run
