@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overlap-seconds", type=float, default=2.0, help="overlap of consecutive windows")
     parser.add_argument("--timestamps", action="store_true",
                         help="JSONL records get `words`: each word with its start and end in seconds, from the frames "
-                             "its CTC tokens were emitted on (one model; implies --format jsonl)")
+                             "its CTC tokens were emitted on, and its confidence (one model; implies --format jsonl)")
     parser.add_argument("--wer", action="store_true", help="print the WER against the manifest's text on stderr "
                         "(a single phoneme model: also the PER of its greedy output, and each record's `phones`)")
     return parser
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         members = []
         for task in load_speech_tasks(args.ckpt, args.device):
             beam = _beam_decoder(args, task) if args.decoder == "beam" else None
-            members.append(Transcriber(task, beam, args.batch_size))
+            members.append(Transcriber(task, beam, args.batch_size, keep_log_probs=args.timestamps))
             if args.chunk_seconds > 0:  # refuse bad window sizes now, not after the short files ran
                 rate = members[-1].sample_rate
                 plan_windows(int(3 * args.chunk_seconds * rate), int(args.chunk_seconds * rate),
@@ -273,8 +273,8 @@ def _decode(transcriber: Transcriber, frames: list, timestamps: bool) -> tuple[l
         return transcriber.decode(frames), None
     texts, spans = transcriber.decode_words(frames)
     step = transcriber.seconds_per_frame
-    return texts, [[{"word": w.word, "start": round(w.start * step, 3), "end": round(w.end * step, 3)} for w in words]
-                   for words in spans]
+    return texts, [[{"word": w.word, "start": round(w.start * step, 3), "end": round(w.end * step, 3),
+                     "confidence": round(w.confidence, 4)} for w in words] for words in spans]
 
 
 def _record(item: InputItem, text: str, duration: float, seconds: float, phones: str | None = None,

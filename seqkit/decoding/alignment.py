@@ -7,6 +7,11 @@ token starts, and its run is read off the best label per frame from there (a bea
 best path does not hold keeps its one frame).  CTC places spikes where it likes within a
 token's sound, so the times are good to about an output frame or two, and the pauses between
 words are mostly blank frames that belong to no word.
+
+A word's *confidence* is the posterior of its least certain token: each token's highest
+probability over its frames, the lowest of those over the word (a word is as doubtful as its
+weakest part).  It is the acoustic model's, not the LM's: a word a beam search took from the
+LM against the audio scores low.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class WordSpan:
     word: str
     start: int  # first output frame of its first token
     end: int  # one past the last frame of its last token
+    confidence: float | None = None  # see the module docstring; None without the log-probs
 
 
 def greedy_token_spans(labels: Tensor, blank_id: int) -> list[TokenSpan]:
@@ -81,8 +87,9 @@ def _word_groups(tokenizer: Tokenizer, spans: list[TokenSpan]) -> list[list[Toke
     return groups
 
 
-def word_spans(tokenizer: Tokenizer, spans: list[TokenSpan], text: str) -> list[WordSpan]:
-    """The words of ``text`` (the decoder's transcript of ``spans``) with their frames.
+def word_spans(tokenizer: Tokenizer, spans: list[TokenSpan], text: str, log_probs: Tensor | None = None) -> list[WordSpan]:
+    """The words of ``text`` (the decoder's transcript of ``spans``) with their frames, and with
+    ``log_probs`` (``(T, V)``, the frames' log-probabilities) their confidences.
 
     The transcript's words are paired with the token groups in order; a beam search with a
     lexicon chose them, and a homophone of a phoneme lexicon is only known from it.  Where the
@@ -94,4 +101,10 @@ def word_spans(tokenizer: Tokenizer, spans: list[TokenSpan], text: str) -> list[
     if len(words) != len(groups):
         read = [(tokenizer.decode([s.token for s in group]).strip(), group) for group in groups]
         words, groups = [w for w, _ in read if w], [g for w, g in read if w]
-    return [WordSpan(word, group[0].start, group[-1].end) for word, group in zip(words, groups)]
+    return [WordSpan(word, group[0].start, group[-1].end, None if log_probs is None else _confidence(group, log_probs))
+            for word, group in zip(words, groups)]
+
+
+def _confidence(group: list[TokenSpan], log_probs: Tensor) -> float:
+    """The lowest over the tokens of each token's highest probability on its frames."""
+    return min(float(log_probs[s.start : s.end, s.token].max().exp()) for s in group)

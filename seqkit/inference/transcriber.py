@@ -21,12 +21,16 @@ from seqkit.inference.chunking import model_geometry, plan_windows, stitch
 
 
 class Transcriber:
-    def __init__(self, task, beam: BeamSearchDecoder | None = None, batch_size: int = 8) -> None:
+    """``keep_log_probs``: keep each frame's log-probs even for greedy decoding (word confidences)."""
+
+    def __init__(self, task, beam: BeamSearchDecoder | None = None, batch_size: int = 8,
+                 keep_log_probs: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         self.task = task
         self.beam = beam
         self.batch_size = batch_size
+        self.keep_log_probs = keep_log_probs or beam is not None
         self.sample_rate = int(task.features.sample_rate)
 
     @torch.inference_mode()
@@ -38,7 +42,7 @@ class Transcriber:
         lengths = torch.tensor([w.numel() for w in waveforms], device=device)  # (B,)
         batch = pad_sequence([w.to(device) for w in waveforms], batch_first=True)  # (B, S)
         log_probs, out_lengths = self.task(batch, lengths, speakers)  # (B, T', V), (B,)
-        kept = log_probs.argmax(dim=-1) if self.beam is None else log_probs.float()  # (B, T') or (B, T', V)
+        kept = log_probs.float() if self.keep_log_probs else log_probs.argmax(dim=-1)  # (B, T', V) or (B, T')
         kept = kept.cpu()
         return [kept[i, : int(n)] for i, n in enumerate(out_lengths.tolist())]
 
@@ -48,18 +52,20 @@ class Transcriber:
             lengths = torch.tensor([f.shape[0] for f in frames])
             return self.beam.decode(pad_sequence(frames, batch_first=True), lengths)
         tokenizer = self.task.tokenizer
-        return [tokenizer.decode(collapse_path(labels, tokenizer.blank_id)) for labels in frames]  # labels: (T,)
+        return [tokenizer.decode(collapse_path(labels, tokenizer.blank_id)) for labels in _labels(frames)]
 
     def decode_words(self, frames: list[Tensor]) -> tuple[list[str], list[list[WordSpan]]]:
-        """:meth:`decode`'s texts, and each text's words with their output frames."""
+        """:meth:`decode`'s texts, and each text's words with their output frames (and, with
+        log-probs kept, their confidences)."""
         tokenizer = self.task.tokenizer
         if self.beam is not None:
             lengths = torch.tensor([f.shape[0] for f in frames])
             aligned = self.beam.decode_aligned(pad_sequence(frames, batch_first=True), lengths)
         else:
-            spans = [greedy_token_spans(labels, tokenizer.blank_id) for labels in frames]  # labels: (T,)
+            spans = [greedy_token_spans(labels, tokenizer.blank_id) for labels in _labels(frames)]
             aligned = [(tokenizer.decode([s.token for s in tokens]), tokens) for tokens in spans]
-        return [text for text, _ in aligned], [word_spans(tokenizer, tokens, text) for text, tokens in aligned]
+        return [text for text, _ in aligned], [
+            word_spans(tokenizer, tokens, text, f if f.dim() == 2 else None) for (text, tokens), f in zip(aligned, frames)]
 
     @property
     def seconds_per_frame(self) -> float:
@@ -74,8 +80,7 @@ class Transcriber:
         """A phoneme model's greedy phonemes of :meth:`frames`' outputs, space-separated, whatever
         the decoder: what its phoneme error rate counts, as in ``seqkit test``."""
         tokenizer = self.task.tokenizer
-        best = [f if f.dim() == 1 else f.argmax(dim=-1) for f in frames]  # (T,) labels
-        return [tokenizer.phones(collapse_path(labels, tokenizer.blank_id)) for labels in best]
+        return [tokenizer.phones(collapse_path(labels, tokenizer.blank_id)) for labels in _labels(frames)]
 
     def transcribe(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[str]:
         return self.decode(self.frames(waveforms, speakers))
@@ -109,3 +114,8 @@ class Transcriber:
             if progress is not None:
                 progress(len(pieces), len(windows))
         return stitch(pieces, windows)
+
+
+def _labels(frames: list[Tensor]) -> list[Tensor]:
+    """The best label per frame, (T,), of :meth:`Transcriber.frames`' outputs, labels or log-probs."""
+    return [f if f.dim() == 1 else f.argmax(dim=-1) for f in frames]

@@ -112,7 +112,7 @@ def test_word_timestamps_place_each_word_in_its_utterance_of_a_long_recording(
     [record] = [json.loads(line) for line in out.splitlines()]  # --timestamps writes JSONL
     words = record["words"]
     assert " ".join(w["word"] for w in words) == record["text"] and len(words) > 10
-    assert all(0 <= w["start"] < w["end"] <= record["duration"] for w in words)
+    assert all(0 <= w["start"] < w["end"] <= record["duration"] and 0 < w["confidence"] <= 1 for w in words)
     assert [w["start"] for w in words] == sorted(w["start"] for w in words)
     # Each word's middle falls inside the utterance that says it.
     heard = [" ".join(w["word"] for w in words if a <= (w["start"] + w["end"]) / 2 < b) for a, b in spans]

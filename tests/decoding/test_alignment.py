@@ -95,6 +95,30 @@ def test_beam_search_words_span_their_tokens_frames(kind: str, options: dict, tm
     assert word_spans(tokenizer, spans, text) == expected
 
 
+@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+def test_a_words_confidence_is_its_least_certain_tokens_posterior(decoder: str, tmp_path: Path) -> None:
+    tokenizer = CharTokenizer().fit(TEXTS)
+    frames, expected = _spoken(tokenizer, SENTENCE)
+    c = tokenizer.tokens.index("c")
+    first_c = next(t for t, peaks in enumerate(frames) if c in peaks)  # "cat": its c held for 2 frames
+    frames[first_c] = {c: 0.6}  # less sure on both frames: the best of them is the word's confidence
+    frames[first_c + 1] = {c: 0.55, tokenizer.blank_id: 0.05}
+    log_probs = _log_probs(frames, tokenizer.vocab_size)  # (1, T, V)
+    if decoder == "greedy":
+        spans = greedy_token_spans(log_probs[0].argmax(dim=-1), tokenizer.blank_id)
+    else:
+        pytest.importorskip("torchaudio.models.decoder")
+        from seqkit.decoding.beam import BeamSearchDecoder
+
+        beam = BeamSearchDecoder(lm_weight=0.5)
+        beam.prepare(tokenizer, TEXTS, tmp_path)
+        [(_, spans)] = beam.decode_aligned(log_probs, torch.tensor([len(frames)]))
+    words = word_spans(tokenizer, spans, SENTENCE, log_probs[0])
+    assert [(w.word, w.start, w.end) for w in words] == [(w.word, w.start, w.end) for w in expected]
+    confidences = [round(w.confidence, 4) for w in words]
+    assert confidences == [0.9, 0.6, 0.9, 0.9, 0.9, 0.9]
+
+
 def test_a_transcript_that_does_not_match_the_groups_is_read_from_the_tokens() -> None:
     tokenizer = CharTokenizer().fit(TEXTS)
     frames, expected = _spoken(tokenizer, "the cat")
