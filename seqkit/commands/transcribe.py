@@ -5,7 +5,7 @@ Short recordings run in batches of similar length; one longer than ``--chunk-sec
 alone, in overlapping windows read from disk one batch at a time (any length fits in memory).
 Output: ``PATH<TAB>TEXT`` lines (default), or JSONL with timings (``--format jsonl`` or
 ``--output FILE.jsonl``); a summary of the real-time factor goes to stderr.  ``--timestamps``
-adds each word's start and end (:mod:`seqkit.decoding.alignment`).
+adds each word's start, end and confidence (:mod:`seqkit.decoding.alignment`).
 
 Several ``--ckpt`` (``--ckpt A --ckpt B --ckpt C``) make an ensemble: every model
 decodes every recording, and the transcript closest to the others is kept
