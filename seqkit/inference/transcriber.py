@@ -2,8 +2,8 @@
 
 What is kept per output frame depends on the decoder: greedy decoding only needs each
 frame's best label (``(T,)`` int64, 8 bytes a frame), beam search (and word confidences,
-``keep_log_probs``) needs the log-probs (``(T, V)`` float32).  So an hour of audio at a 30 ms output stride is 120 k frames: 1 MB of
-labels, or ``V`` x 0.5 MB of log-probs.
+``keep_log_probs``) needs the log-probs (``(T, V)`` float32).  So an hour of audio at a 30 ms
+output stride is 120 k frames: 1 MB of labels, or ``V`` x 0.5 MB of log-probs.
 """
 
 from __future__ import annotations
