@@ -1,7 +1,7 @@
 """Speak a manifest's transcripts with synthetic voices: extra training audio from text.
 
-For each utterance of ``--manifest`` (only its ``text`` is used) and each of ``--copies``,
-one synthetic *speaker* reads the transcript:
+For each utterance of ``--manifest`` (only its ``text`` is used), or each line of a plain
+``--text`` file, and each of ``--copies``, one synthetic *speaker* reads the transcript:
 
 - ``--engine espeak``: eSpeak NG (``seqkit.data.espeak``, the ``espeakng-loader`` wheel),
   a speaker being one English accent + voice variant of ``tools/synth_digits.py`` with its
@@ -17,6 +17,8 @@ random level, silence padding and white noise (``tools/flite_digits.render``).  
 ``SpeechDataModule(extra_train_manifest=...)``:
 
     python tools/tts_corpus.py --manifest data/speechocean762/train.jsonl --engine flite --out data/so762_tts_flite
+
+With ``--text``, utterance ids are ``line{N}`` (the line number; blank lines are skipped).
 
 The same arguments give the same corpus.
 """
@@ -56,17 +58,19 @@ class Speaker:
     rate: float  # eSpeak: words per minute; Flite: duration stretch (> 1 is slower)
 
 
-def draw_speakers(engine: str, voices: Sequence[str], count: int, rng: np.random.Generator) -> list[Speaker]:
-    """``count`` speakers, cycling through ``voices`` in a shuffled order."""
+def draw_speakers(engine: str, voices: Sequence[str], count: int, rng: np.random.Generator,
+                  prefix: str | None = None) -> list[Speaker]:
+    """``count`` speakers named ``{prefix}-{k}`` (prefix: the engine), cycling through ``voices``."""
+    prefix = prefix or engine
     order = list(rng.permutation(len(voices)))
     speakers = []
     for k in range(count):
         voice = voices[order[k % len(order)]]
         if engine == "espeak":
-            speakers.append(Speaker(f"espeak-{k}", voice, float(rng.integers(25, 80)), int(rng.integers(20, 80)),
+            speakers.append(Speaker(f"{prefix}-{k}", voice, float(rng.integers(25, 80)), int(rng.integers(20, 80)),
                                     float(rng.integers(80, 150))))
         else:
-            speakers.append(Speaker(f"flite-{k}", voice, flite_digits.VOICES[voice] * float(rng.uniform(0.8, 1.5)), 0,
+            speakers.append(Speaker(f"{prefix}-{k}", voice, flite_digits.VOICES[voice] * float(rng.uniform(0.8, 1.5)), 0,
                                     float(rng.uniform(1.1, 1.7))))
     return speakers
 
@@ -76,10 +80,22 @@ def speak_espeak(synth: EspeakSynth, speaker: Speaker, text: str, seed: int) -> 
     return samples.astype(np.float32) / 32768.0, synth.native_rate
 
 
-def build(manifest: Path, out: Path, engine: str, copies: int, per_speaker: int, sample_rate: int, seed: int,
-          progress: bool = True) -> int:
-    """Write the corpus; returns the number of utterances."""
-    texts = [(utt.id, utt.text) for utt in read_manifest(manifest)]  # raises on an empty manifest
+def read_text_lines(path: Path) -> list[tuple[str, str]]:
+    """``(line{N}, sentence)`` for each non-blank line of a plain text file."""
+    texts = [(f"line{number}", line.strip()) for number, line in enumerate(path.open(encoding="utf-8"), 1)
+             if line.strip()]
+    if not texts:
+        raise ValueError(f"{path}: no sentences (every line is blank)")
+    return texts
+
+
+def build(source: Path, out: Path, engine: str, copies: int, per_speaker: int, sample_rate: int, seed: int,
+          progress: bool = True, plain_text: bool = False, speaker_prefix: str | None = None) -> int:
+    """Write the corpus from a manifest's transcripts (or a text file's lines); returns the utterances."""
+    if plain_text:
+        texts = read_text_lines(source)
+    else:
+        texts = [(utt.id, utt.text) for utt in read_manifest(source)]  # raises on an empty manifest
     rng = np.random.default_rng([seed, 0x775])
     if engine == "espeak":
         lib, data = default_espeak_paths()
@@ -92,7 +108,7 @@ def build(manifest: Path, out: Path, engine: str, copies: int, per_speaker: int,
         raise RuntimeError(f"{engine} offers none of the expected English voices")
     jobs = [(copy, uid, text) for copy in range(copies) for uid, text in texts]
     order = rng.permutation(len(jobs))  # a speaker reads a random set of transcripts
-    speakers = draw_speakers(engine, voices, -(-len(jobs) // per_speaker), rng)
+    speakers = draw_speakers(engine, voices, -(-len(jobs) // per_speaker), rng, speaker_prefix)
     (out / "wav").mkdir(parents=True, exist_ok=True)
     records = []
     try:
@@ -124,11 +140,15 @@ def build(manifest: Path, out: Path, engine: str, copies: int, per_speaker: int,
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--manifest", type=Path, required=True, help="manifest whose transcripts are spoken")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--manifest", type=Path, help="manifest whose transcripts are spoken")
+    source.add_argument("--text", type=Path, help="plain text file: each non-blank line is spoken")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--engine", choices=("espeak", "flite"), required=True)
     parser.add_argument("--copies", type=int, default=1, help="times each transcript is spoken (by different speakers)")
     parser.add_argument("--per-speaker", type=int, default=20, help="utterances each synthetic speaker reads")
+    parser.add_argument("--speaker-prefix", help="speaker names PREFIX-0, PREFIX-1, ... (default: the engine); "
+                        "give corpora trained together different prefixes, or per-speaker CMVN joins their speakers")
     parser.add_argument("--sample-rate", type=int, default=16000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -141,9 +161,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        count = build(args.manifest, args.out, args.engine, args.copies, args.per_speaker, args.sample_rate, args.seed,
-                      not args.quiet)
-    except (EspeakUnavailable, FileNotFoundError) as err:
+        count = build(args.text or args.manifest, args.out, args.engine, args.copies, args.per_speaker,
+                      args.sample_rate, args.seed, not args.quiet, plain_text=args.text is not None,
+                      speaker_prefix=args.speaker_prefix)
+    except (EspeakUnavailable, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {count} utterances to {args.out}")

@@ -72,3 +72,30 @@ def test_same_arguments_same_audio(tool, source: Path, tmp_path: Path) -> None:
 def test_bad_counts_are_refused(tool, source: Path, tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         tool.main(["--manifest", str(source), "--out", str(tmp_path), "--engine", "espeak", "--copies", "0"])
+
+
+def test_a_text_file_is_spoken_line_by_line_by_prefixed_speakers(tool, tmp_path: Path) -> None:
+    pytest.importorskip("espeakng_loader")
+    text = tmp_path / "sentences.txt"
+    text.write_text("A LIGHT YET ENGROSSING PIECE\n\nCHARMING IF OVERLY COMPLICATED\n")
+    out = tmp_path / "out"
+    assert tool.main(["--text", str(text), "--out", str(out), "--engine", "espeak", "--speaker-prefix", "reviews",
+                      "--quiet"]) == 0
+    records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    # Ids name the line (the blank second line is skipped); speakers do not collide with another corpus's.
+    assert {r["id"]: r["text"] for r in records} == {"espeak0_line1": "A LIGHT YET ENGROSSING PIECE",
+                                                     "espeak0_line3": "CHARMING IF OVERLY COMPLICATED"}
+    assert {r["speaker"] for r in records} == {"reviews-0"}
+    assert all(sf.info(out / r["audio"]).duration > 1.0 for r in records)
+
+
+def test_a_blank_text_file_is_refused_by_name(tool, tmp_path: Path, capsys) -> None:
+    text = tmp_path / "blank.txt"
+    text.write_text("\n  \n")
+    assert tool.main(["--text", str(text), "--out", str(tmp_path / "out"), "--engine", "espeak", "--quiet"]) == 2
+    assert f"{text}: no sentences" in capsys.readouterr().err
+
+
+def test_manifest_and_text_are_exclusive(tool, source: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        tool.main(["--manifest", str(source), "--text", str(source), "--out", str(tmp_path), "--engine", "espeak"])
