@@ -35,8 +35,7 @@ from tqdm import tqdm
 
 from seqkit.commands.checkpoint import load_task
 from seqkit.data.audio import AudioError, load_audio
-from seqkit.data.manifest import read_manifest
-from seqkit.decoding.beam import BeamSearchDecoder
+from seqkit.decoding.beam import BeamSearchDecoder, read_lm_text
 from seqkit.inference.chunking import model_geometry, plan_windows
 from seqkit.inference.ensemble import EnsembleTranscriber, closest_to_the_others
 from seqkit.inference.inputs import InputItem, add_input_arguments, read_inputs, reorder
@@ -59,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
     parser.add_argument("--beam-size", type=int, help="beam width (default: the checkpoint's decoder's, else 32)")
     parser.add_argument("--lm-text", help="word lexicon and n-gram LM from these transcripts: a JSONL manifest "
-                        "(its text fields) or a text file (one sentence a line); without it beam search is lexicon-free")
+                        "(its text fields) or a text file (one sentence a line); default: the checkpoint's decoder's lm_text, "
+                        "else none, and beam search is lexicon-free")
     parser.add_argument("--lexicon-free", action="store_true",
                         help="with --lm-text: no lexicon, a character (token) n-gram LM instead of a word one, so "
                              "words the transcripts lack can be written (use --ngram-order 6, the most KenLM reads)")
@@ -82,15 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _beam_decoder(args: argparse.Namespace, task) -> BeamSearchDecoder:
     """Beam search as ``seqkit test`` configures it: the checkpoint's settings, then the flags."""
     stored = task.beam_decoder or BeamSearchDecoder(lexicon_free=args.lm_text is None)
-    texts = None
-    if args.lm_text is not None:
-        path = Path(args.lm_text)
-        if path.suffix == ".jsonl":
-            texts = [u.text for u in read_manifest(path)]
-        elif path.is_file():
-            texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        else:
-            raise FileNotFoundError(f"--lm-text {path} not found")
+    lm_text = args.lm_text if args.lm_text is not None else stored.lm_text
+    texts = read_lm_text(lm_text) if lm_text is not None else None
     configured_free = task.beam_decoder is not None and task.beam_decoder.lexicon_free  # as `seqkit test` decodes
     lexicon_free = texts is None or args.lexicon_free or configured_free
     lm_weight = args.lm_weight if args.lm_weight is not None else (0.0 if texts is None else stored.lm_weight)

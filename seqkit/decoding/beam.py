@@ -1,8 +1,8 @@
 """CTC beam search with an optional word lexicon and n-gram LM (flashlight via torchaudio).
 
-Two kinds of LM, both estimated from the training transcripts: with a lexicon, a word
-n-gram LM; lexicon-free, a *token* n-gram LM (characters, with ``|`` between words, or
-SentencePiece pieces), which can also spell words the training text never had.
+Two kinds of LM, both estimated from the training transcripts (or ``lm_text``): with a
+lexicon, a word n-gram LM; lexicon-free, a *token* n-gram LM (characters, with ``|`` between
+words, or SentencePiece pieces), which can also spell words the training text never had.
 
 The decoder is built empty from YAML, then :meth:`BeamSearchDecoder.prepare` writes the
 files flashlight reads (tokens, lexicon, ARPA LM) from the fitted tokenizer and the training
@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from seqkit.data.manifest import read_manifest
 from seqkit.data.paths import expand_data_path
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.decoding.alignment import TokenSpan, spans_from_starts
@@ -50,6 +51,16 @@ _SIL_CANDIDATES = ("|", "<sil>", "<space>", "<wb>")
 # KenLM (inside torchaudio's and flashlight-text's wheels) reads bigram models up to its
 # KENLM_MAX_ORDER; it refuses a unigram ARPA ("assumes at least a bigram model").
 MIN_NGRAM_ORDER, MAX_NGRAM_ORDER = 2, 6
+
+
+def read_lm_text(path: str) -> list[str]:
+    """Sentences for a lexicon and LM: a JSONL manifest's transcripts, or a text file's lines."""
+    path = Path(expand_data_path(path))
+    if path.suffix == ".jsonl":
+        return [u.text for u in read_manifest(path)]
+    if not path.is_file():
+        raise FileNotFoundError(f"LM text {path} not found")
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 class BeamSearchDecoder:
@@ -67,6 +78,10 @@ class BeamSearchDecoder:
             lexicon though the training transcripts lack them, so the decoder can write them;
             with an LM, each takes only the uniform share of its unigram level (as ``<unk>``),
             so it wins only where the audio outweighs that.
+        lm_text: a JSONL manifest (its transcripts) or a text file (one sentence a line) whose
+            text builds the lexicon and the LM instead of the training transcripts: for example
+            the real corpus's alone, when extra training manifests hold synthetic speech of
+            outside text (which ``seqkit test`` would otherwise count into the LM too).
     """
 
     def __init__(
@@ -77,6 +92,7 @@ class BeamSearchDecoder:
         ngram_order: int = 3,
         lexicon_free: bool = False,
         extra_words: str | None = None,
+        lm_text: str | None = None,
     ) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
@@ -91,6 +107,9 @@ class BeamSearchDecoder:
             raise ValueError("extra_words join the lexicon; lexicon-free decoding has none")
         self.lexicon_free = lexicon_free
         self.extra_words = extra_words
+        if lm_text is not None and lexicon_free and lm_weight <= 0:
+            raise ValueError("lm_text builds the lexicon and the LM; lexicon-free decoding with lm_weight 0 uses neither")
+        self.lm_text = lm_text
         self._decoder = None
         self._tokenizer: Tokenizer | None = None
         self._extra_sil_column = False  # append a silence column to the emissions
@@ -107,7 +126,7 @@ class BeamSearchDecoder:
 
         The lexicon is every word of ``train_texts`` the tokenizer can spell; the LM is
         estimated from the same texts when ``lm_weight > 0``.  Lexicon decoding, and any LM,
-        needs texts.
+        needs texts.  ``lm_text``, when set, is read in their place.
         """
         from torchaudio.models.decoder import ctc_decoder
 
@@ -115,6 +134,8 @@ class BeamSearchDecoder:
         workdir.mkdir(parents=True, exist_ok=True)
         if not tokenizer.fitted:
             raise ValueError("the tokenizer must be fitted before preparing the decoder")
+        if self.lm_text is not None:
+            train_texts = read_lm_text(self.lm_text)
         if not self.lexicon_free and not train_texts:
             raise ValueError("lexicon decoding needs train_texts to build the lexicon")
         if self.lm_weight > 0 and not train_texts:

@@ -171,6 +171,23 @@ def test_extra_words_let_the_lexicon_decoder_write_words_the_lm_text_lacks(
     assert code == 0 and written <= DIGITS and len(written - {"one", "two", "three"}) >= 5
 
 
+def test_a_checkpoints_decoder_lm_text_is_used_without_the_flag(
+    capsys, digits_ckpt: Path, digits_corpus: Path, tmp_path: Path
+) -> None:
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("one two three\nthree two one\n", encoding="utf-8")
+    checkpoint = torch.load(digits_ckpt, weights_only=False)
+    checkpoint["hyper_parameters"]["decoder"] = {"class_path": "seqkit.decoding.beam.BeamSearchDecoder",
+                                                 "init_args": {"beam_size": 8, "lm_weight": 0.5, "lm_text": str(lm_text)}}
+    configured = tmp_path / "configured.ckpt"
+    torch.save(checkpoint, configured)
+    beam = ["--manifest", str(digits_corpus / "dev.jsonl"), "--decoder", "beam"]
+    code, out, _ = run(capsys, "--ckpt", str(configured), *beam)
+    assert code == 0 and set(" ".join(texts(out).values()).split()) == {"one", "two", "three"}
+    code, out, _ = run(capsys, "--ckpt", str(configured), *beam, "--lm-text", str(digits_corpus / "train.jsonl"))
+    assert code == 0 and len(set(" ".join(texts(out).values()).split()) - {"one", "two", "three"}) >= 5  # the flag wins
+
+
 def test_beam_search_with_a_character_lm(capsys, digits_ckpt: Path, digits_corpus: Path) -> None:
     manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--wer", "--decoder", "beam", "--beam-size", "8"]
     code, out, err = run(capsys, "--ckpt", str(digits_ckpt), *manifest, "--lexicon-free",

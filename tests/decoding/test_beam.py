@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,27 @@ def test_extra_words_join_the_lexicon_but_the_lm_keeps_them_for_clear_audio(char
         BeamSearchDecoder(lexicon_free=True, extra_words=str(words_file))
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         _prepared(char_tokenizer, tmp_path / "missing", extra_words=str(tmp_path / "missing.txt"))
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "txt"])
+def test_lm_text_builds_the_lexicon_and_lm_in_place_of_the_training_texts(char_tokenizer, tmp_path: Path,
+                                                                          kind: str) -> None:
+    chosen = ["the cat sat", "a dog ran home"]
+    if kind == "jsonl":
+        lm_text = tmp_path / "lm.jsonl"
+        lm_text.write_text("".join(json.dumps({"id": f"u{k}", "audio": f"u{k}.wav", "duration": 1.0, "text": t}) + "\n"
+                                   for k, t in enumerate(chosen)))
+    else:
+        lm_text = tmp_path / "lm.txt"
+        lm_text.write_text("\n".join(chosen) + "\n\n")
+    _prepared(char_tokenizer, tmp_path / "out", lm_weight=1.0, lm_text=str(lm_text))  # TEXTS passed, not read
+    lexicon = {line.split("\t")[0] for line in (tmp_path / "out" / "lexicon.txt").read_text().splitlines()}
+    assert lexicon == {"the", "cat", "sat", "a", "dog", "ran", "home"}
+    assert "\tmat" not in (tmp_path / "out" / "lm.arpa").read_text()  # a training word the LM text lacks
+    with pytest.raises(FileNotFoundError, match="gone.txt"):
+        _prepared(char_tokenizer, tmp_path / "gone", lm_text=str(tmp_path / "gone.txt"))
+    with pytest.raises(ValueError, match="uses neither"):
+        BeamSearchDecoder(lexicon_free=True, lm_text=str(lm_text))
 
 
 def test_lexicon_free_character_lm_prefers_spellings_of_the_training_text(char_tokenizer, tmp_path: Path) -> None:
