@@ -89,13 +89,14 @@ def read_text_lines(path: Path) -> list[tuple[str, str]]:
     return texts
 
 
-def build(source: Path, out: Path, engine: str, copies: int, per_speaker: int, sample_rate: int, seed: int,
-          progress: bool = True, plain_text: bool = False, speaker_prefix: str | None = None) -> int:
-    """Write the corpus from a manifest's transcripts (or a text file's lines); returns the utterances."""
-    if plain_text:
-        texts = read_text_lines(source)
-    else:
-        texts = [(utt.id, utt.text) for utt in read_manifest(source)]  # raises on an empty manifest
+def read_manifest_texts(path: Path) -> list[tuple[str, str]]:
+    """``(id, text)`` of each utterance of a manifest (raises on an empty one)."""
+    return [(utt.id, utt.text) for utt in read_manifest(path)]
+
+
+def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per_speaker: int, sample_rate: int,
+          seed: int, progress: bool = True, speaker_prefix: str | None = None) -> int:
+    """Write the corpus of ``texts`` (``(id, text)`` pairs); returns the number of utterances."""
     rng = np.random.default_rng([seed, 0x775])
     if engine == "espeak":
         lib, data = default_espeak_paths()
@@ -161,9 +162,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        count = build(args.text or args.manifest, args.out, args.engine, args.copies, args.per_speaker,
-                      args.sample_rate, args.seed, not args.quiet, plain_text=args.text is not None,
-                      speaker_prefix=args.speaker_prefix)
+        texts = read_text_lines(args.text) if args.text is not None else read_manifest_texts(args.manifest)
+        count = build(texts, args.out, args.engine, args.copies, args.per_speaker, args.sample_rate, args.seed,
+                      not args.quiet, speaker_prefix=args.speaker_prefix)
     except (EspeakUnavailable, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
