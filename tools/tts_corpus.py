@@ -18,7 +18,9 @@ random level, silence padding and white noise (``tools/flite_digits.render``).  
 
     python tools/tts_corpus.py --manifest data/speechocean762/train.jsonl --engine flite --out data/so762_tts_flite
 
-With ``--text``, utterance ids are ``line{N}`` (the line number; blank lines are skipped).
+Utterance ids are ``{prefix}{copy}_{source id}``, where a ``--text`` line's id is ``line{N}`` (its
+line number; blank lines are skipped), and speakers ``{prefix}-{k}``; ``--prefix`` (default: the
+engine) keeps two corpora trained together apart.
 
 The same arguments give the same corpus.
 """
@@ -95,8 +97,12 @@ def read_manifest_texts(path: Path) -> list[tuple[str, str]]:
 
 
 def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per_speaker: int, sample_rate: int,
-          seed: int, progress: bool = True, speaker_prefix: str | None = None) -> int:
-    """Write the corpus of ``texts`` (``(id, text)`` pairs); returns the number of utterances."""
+          seed: int, progress: bool = True, prefix: str | None = None) -> int:
+    """Write the corpus of ``texts`` (``(id, text)`` pairs); returns the number of utterances.
+
+    Speakers are named ``{prefix}-{k}`` and utterances ``{prefix}{copy}_{id}`` (prefix: the engine).
+    """
+    prefix = prefix or engine
     rng = np.random.default_rng([seed, 0x775])
     if engine == "espeak":
         lib, data = default_espeak_paths()
@@ -109,7 +115,7 @@ def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per
         raise RuntimeError(f"{engine} offers none of the expected English voices")
     jobs = [(copy, uid, text) for copy in range(copies) for uid, text in texts]
     order = rng.permutation(len(jobs))  # a speaker reads a random set of transcripts
-    speakers = draw_speakers(engine, voices, -(-len(jobs) // per_speaker), rng, speaker_prefix)
+    speakers = draw_speakers(engine, voices, -(-len(jobs) // per_speaker), rng, prefix)
     (out / "wav").mkdir(parents=True, exist_ok=True)
     records = []
     try:
@@ -126,7 +132,7 @@ def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per
                 if audio.size == 0:
                     raise RuntimeError(f"{engine} produced no audio for {uid} ({speaker.voice}): {text!r}")
                 audio = flite_digits.render(audio, rate, sample_rate, np.random.default_rng(utt_seed))
-                new_id = f"{engine}{copy}_{uid}"
+                new_id = f"{prefix}{copy}_{uid}"
                 sf.write(out / "wav" / f"{new_id}.wav", audio, sample_rate, subtype="PCM_16")
                 records.append({"id": new_id, "audio": f"wav/{new_id}.wav", "duration": round(len(audio) / sample_rate, 3),
                                 "text": text, "speaker": speaker.name})
@@ -148,8 +154,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--engine", choices=("espeak", "flite"), required=True)
     parser.add_argument("--copies", type=int, default=1, help="times each transcript is spoken (by different speakers)")
     parser.add_argument("--per-speaker", type=int, default=20, help="utterances each synthetic speaker reads")
-    parser.add_argument("--speaker-prefix", help="speaker names PREFIX-0, PREFIX-1, ... (default: the engine); "
-                        "give corpora trained together different prefixes, or per-speaker CMVN joins their speakers")
+    parser.add_argument("--prefix", help="speakers PREFIX-0, PREFIX-1, ... and ids PREFIX0_... (default: the engine); "
+                        "give corpora trained together different prefixes, or their ids clash and per-speaker "
+                        "CMVN joins their speakers")
     parser.add_argument("--sample-rate", type=int, default=16000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -164,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         texts = read_text_lines(args.text) if args.text is not None else read_manifest_texts(args.manifest)
         count = build(texts, args.out, args.engine, args.copies, args.per_speaker, args.sample_rate, args.seed,
-                      not args.quiet, speaker_prefix=args.speaker_prefix)
+                      not args.quiet, prefix=args.prefix)
     except (EspeakUnavailable, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

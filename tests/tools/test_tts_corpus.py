@@ -79,12 +79,13 @@ def test_a_text_file_is_spoken_line_by_line_by_prefixed_speakers(tool, tmp_path:
     text = tmp_path / "sentences.txt"
     text.write_text("A LIGHT YET ENGROSSING PIECE\n\nCHARMING IF OVERLY COMPLICATED\n")
     out = tmp_path / "out"
-    assert tool.main(["--text", str(text), "--out", str(out), "--engine", "espeak", "--speaker-prefix", "reviews",
+    assert tool.main(["--text", str(text), "--out", str(out), "--engine", "espeak", "--prefix", "reviews",
                       "--quiet"]) == 0
     records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
-    # Ids name the line (the blank second line is skipped); speakers do not collide with another corpus's.
-    assert {r["id"]: r["text"] for r in records} == {"espeak0_line1": "A LIGHT YET ENGROSSING PIECE",
-                                                     "espeak0_line3": "CHARMING IF OVERLY COMPLICATED"}
+    # Ids name the line (the blank second line is skipped); neither ids nor speakers collide with
+    # another corpus's.
+    assert {r["id"]: r["text"] for r in records} == {"reviews0_line1": "A LIGHT YET ENGROSSING PIECE",
+                                                     "reviews0_line3": "CHARMING IF OVERLY COMPLICATED"}
     assert {r["speaker"] for r in records} == {"reviews-0"}
     assert all(sf.info(out / r["audio"]).duration > 1.0 for r in records)
 
