@@ -61,9 +61,8 @@ class Speaker:
 
 
 def draw_speakers(engine: str, voices: Sequence[str], count: int, rng: np.random.Generator,
-                  prefix: str | None = None) -> list[Speaker]:
-    """``count`` speakers named ``{prefix}-{k}`` (prefix: the engine), cycling through ``voices``."""
-    prefix = prefix or engine
+                  prefix: str) -> list[Speaker]:
+    """``count`` speakers named ``{prefix}-{k}``, cycling through ``voices``."""
     order = list(rng.permutation(len(voices)))
     speakers = []
     for k in range(count):
