@@ -8,7 +8,10 @@ For each utterance of ``--manifest`` (only its ``text`` is used), or each line o
   own pitch, pitch range and speaking rate;
 - ``--engine flite``: Flite (Debian's ``flite``, as ``tools/flite_digits.py``), whose
   voices are built from recordings of real people; a speaker is one of its voices at its
-  own mean pitch and duration stretch.
+  own mean pitch and duration stretch;
+- ``--engine festival``: Festival (``tools/festival_speech.py``) with three more voices built
+  from recordings, one of them a speaker neither other engine has; a speaker as for Flite
+  (its HTS voice keeps its own pitch).
 
 Each speaker reads ``--per-speaker`` utterances, as a real speaker of a read-speech corpus
 does, so per-speaker CMVN sees a speaker's statistics.  Audio is trimmed and given a
@@ -43,6 +46,7 @@ sys.path.insert(0, str(TOOLS))
 if __package__ in (None, ""):  # run as a script: make the repo's seqkit importable
     sys.path.insert(0, str(TOOLS.parent))
 
+import festival_speech  # noqa: E402
 import flite_digits  # noqa: E402
 import synth_digits  # noqa: E402
 from seqkit.data.espeak import EspeakSynth, EspeakUnavailable, default_espeak_paths  # noqa: E402
@@ -55,9 +59,9 @@ class Speaker:
 
     name: str
     voice: str
-    pitch: float  # eSpeak: 0-100; Flite: mean F0 in Hz
+    pitch: float  # eSpeak: 0-100; Flite, Festival: mean F0 in Hz
     pitch_range: int  # eSpeak only
-    rate: float  # eSpeak: words per minute; Flite: duration stretch (> 1 is slower)
+    rate: float  # eSpeak: words per minute; Flite, Festival: duration stretch (> 1 is slower)
 
 
 def draw_speakers(engine: str, voices: Sequence[str], count: int, rng: np.random.Generator,
@@ -71,7 +75,8 @@ def draw_speakers(engine: str, voices: Sequence[str], count: int, rng: np.random
             speakers.append(Speaker(f"{prefix}-{k}", voice, float(rng.integers(25, 80)), int(rng.integers(20, 80)),
                                     float(rng.integers(80, 150))))
         else:
-            speakers.append(Speaker(f"{prefix}-{k}", voice, flite_digits.VOICES[voice] * float(rng.uniform(0.8, 1.5)), 0,
+            own_pitch = (flite_digits.VOICES if engine == "flite" else festival_speech.VOICES)[voice]
+            speakers.append(Speaker(f"{prefix}-{k}", voice, own_pitch * float(rng.uniform(0.8, 1.5)), 0,
                                     float(rng.uniform(1.1, 1.7))))
     return speakers
 
@@ -108,7 +113,7 @@ def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per
         voices = synth_digits.available_speakers(data)
         synth = EspeakSynth(lib, data)
     else:
-        voices = flite_digits.available_voices("flite")
+        voices = (flite_digits if engine == "flite" else festival_speech).available_voices(engine)
         synth = None
     if not voices:
         raise RuntimeError(f"{engine} offers none of the expected English voices")
@@ -125,9 +130,12 @@ def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per
                 utt_seed = int(rng.integers(1, 2**31 - 1))
                 if synth is not None:
                     audio, rate = speak_espeak(synth, speaker, text.lower(), utt_seed)
-                else:
+                elif engine == "flite":
                     audio, rate = flite_digits.speak("flite", speaker.voice, text.lower(), speaker.rate, speaker.pitch,
                                                      Path(scratch) / "utt.wav")
+                else:
+                    audio, rate = festival_speech.speak(speaker.voice, text.lower(), speaker.rate, speaker.pitch,
+                                                        Path(scratch) / "utt.wav")
                 if audio.size == 0:
                     raise RuntimeError(f"{engine} produced no audio for {uid} ({speaker.voice}): {text!r}")
                 audio = flite_digits.render(audio, rate, sample_rate, np.random.default_rng(utt_seed))
@@ -150,7 +158,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     source.add_argument("--manifest", type=Path, help="manifest whose transcripts are spoken")
     source.add_argument("--text", type=Path, help="plain text file: each non-blank line is spoken")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--engine", choices=("espeak", "flite"), required=True)
+    parser.add_argument("--engine", choices=("espeak", "flite", "festival"), required=True)
     parser.add_argument("--copies", type=int, default=1, help="times each transcript is spoken (by different speakers)")
     parser.add_argument("--per-speaker", type=int, default=20, help="utterances each synthetic speaker reads")
     parser.add_argument("--prefix", help="speakers PREFIX-0, PREFIX-1, ... and ids PREFIX0_... (default: the engine); "

@@ -1,4 +1,4 @@
-"""tools/tts_corpus.py: real eSpeak NG and Flite voices read a manifest's transcripts."""
+"""tools/tts_corpus.py: real eSpeak NG, Flite and Festival voices read a manifest's transcripts."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ ENGINES = [
     pytest.param("espeak", marks=pytest.mark.skipif(importlib.util.find_spec("espeakng_loader") is None,
                                                      reason="espeakng-loader is not installed")),
     pytest.param("flite", marks=pytest.mark.skipif(shutil.which("flite") is None, reason="Flite is not installed")),
+    pytest.param("festival", marks=pytest.mark.skipif(shutil.which("festival") is None,
+                                                       reason="Festival is not installed")),
 ]
 
 
