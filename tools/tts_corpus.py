@@ -25,12 +25,14 @@ Utterance ids are ``{prefix}{copy}_{source id}``, where a ``--text`` line's id i
 line number; blank lines are skipped), and speakers ``{prefix}-{k}``; ``--prefix`` (default: the
 engine) keeps two corpora trained together apart.
 
-The same arguments give the same corpus.
+The same arguments give the same corpus.  A line the engine fails to speak (Festival on a lone
+full stop) is reported by file and id and left out; the rest is written, and the exit status is 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -101,8 +103,9 @@ def read_manifest_texts(path: Path) -> list[tuple[str, str]]:
 
 
 def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per_speaker: int, sample_rate: int,
-          seed: int, progress: bool = True, prefix: str | None = None) -> int:
-    """Write the corpus of ``texts`` (``(id, text)`` pairs); returns the number of utterances.
+          seed: int, progress: bool = True, prefix: str | None = None) -> tuple[int, list[str]]:
+    """Write the corpus of ``texts`` (``(id, text)`` pairs); returns the number of utterances
+    written and a message for each one the engine failed to speak (left out, the rest kept).
 
     Speakers are named ``{prefix}-{k}`` and utterances ``{prefix}{copy}_{id}`` (prefix: the engine).
     """
@@ -121,23 +124,27 @@ def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per
     order = rng.permutation(len(jobs))  # a speaker reads a random set of transcripts
     speakers = draw_speakers(engine, voices, -(-len(jobs) // per_speaker), rng, prefix)
     (out / "wav").mkdir(parents=True, exist_ok=True)
-    records = []
+    records, failures = [], []
     try:
         with tempfile.TemporaryDirectory() as scratch:
             for position, job in enumerate(tqdm(order, desc=engine, unit="utt", disable=not progress)):
                 copy, uid, text = jobs[job]
                 speaker = speakers[position // per_speaker]
-                utt_seed = int(rng.integers(1, 2**31 - 1))
-                if synth is not None:
-                    audio, rate = speak_espeak(synth, speaker, text.lower(), utt_seed)
-                elif engine == "flite":
-                    audio, rate = flite_digits.speak("flite", speaker.voice, text.lower(), speaker.rate, speaker.pitch,
-                                                     Path(scratch) / "utt.wav")
-                else:
-                    audio, rate = festival_speech.speak(speaker.voice, text.lower(), speaker.rate, speaker.pitch,
-                                                        Path(scratch) / "utt.wav")
-                if audio.size == 0:
-                    raise RuntimeError(f"{engine} produced no audio for {uid} ({speaker.voice}): {text!r}")
+                utt_seed = int(rng.integers(1, 2**31 - 1))  # drawn first: a failure leaves the others' draws alone
+                try:
+                    if synth is not None:
+                        audio, rate = speak_espeak(synth, speaker, text.lower(), utt_seed)
+                    elif engine == "flite":
+                        audio, rate = flite_digits.speak("flite", speaker.voice, text.lower(), speaker.rate,
+                                                         speaker.pitch, Path(scratch) / "utt.wav")
+                    else:
+                        audio, rate = festival_speech.speak(speaker.voice, text.lower(), speaker.rate, speaker.pitch,
+                                                            Path(scratch) / "utt.wav")
+                    if audio.size == 0:
+                        raise RuntimeError(f"{engine} produced no audio: {text!r}")
+                except (RuntimeError, subprocess.CalledProcessError) as err:
+                    failures.append(f"{uid} ({speaker.voice}): {err}")
+                    continue
                 audio = flite_digits.render(audio, rate, sample_rate, np.random.default_rng(utt_seed))
                 new_id = f"{prefix}{copy}_{uid}"
                 sf.write(out / "wav" / f"{new_id}.wav", audio, sample_rate, subtype="PCM_16")
@@ -148,7 +155,7 @@ def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per
             synth.close()
     records.sort(key=lambda r: r["id"])
     write_manifest(out / "train.jsonl", records)
-    return len(records)
+    return len(records), failures
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -177,13 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         texts = read_text_lines(args.text) if args.text is not None else read_manifest_texts(args.manifest)
-        count = build(texts, args.out, args.engine, args.copies, args.per_speaker, args.sample_rate, args.seed,
-                      not args.quiet, prefix=args.prefix)
-    except (EspeakUnavailable, FileNotFoundError, ValueError) as err:
+        count, failures = build(texts, args.out, args.engine, args.copies, args.per_speaker, args.sample_rate,
+                                args.seed, not args.quiet, prefix=args.prefix)
+    except (EspeakUnavailable, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {count} utterances to {args.out}")
-    return 0
+    for failure in failures:
+        print(f"error: {args.text or args.manifest}: {failure}", file=sys.stderr)
+    left_out = f"; {len(failures)} left out (above)" if failures else ""
+    print(f"wrote {count} utterances to {args.out}{left_out}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

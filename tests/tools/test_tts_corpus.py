@@ -102,3 +102,16 @@ def test_a_blank_text_file_is_refused_by_name(tool, tmp_path: Path, capsys) -> N
 def test_manifest_and_text_are_exclusive(tool, source: Path, tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         tool.main(["--manifest", str(source), "--text", str(source), "--out", str(tmp_path), "--engine", "espeak"])
+
+
+@pytest.mark.skipif(shutil.which("festival") is None, reason="Festival is not installed")
+def test_a_line_the_engine_cannot_speak_is_named_and_the_rest_kept(tool, tmp_path: Path, capsys) -> None:
+    text = tmp_path / "sentences.txt"
+    text.write_text("GOOD MORNING\n.\nTHANK YOU\n")  # Festival's voices fail on a lone full stop
+    out = tmp_path / "out"
+    assert tool.main(["--text", str(text), "--out", str(out), "--engine", "festival", "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert f"error: {text}: line2 (" in captured.err and "Festival failed" in captured.err
+    assert "wrote 2 utterances" in captured.out and "1 left out" in captured.out
+    records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == ["festival0_line1", "festival0_line3"]
