@@ -10,8 +10,10 @@ adds each word's start, end and confidence (:mod:`seqkit.decoding.alignment`).
 Several ``--ckpt`` (``--ckpt A --ckpt B --ckpt C``) make an ensemble: every model
 decodes every recording, and the transcript closest to the others is kept
 (:mod:`seqkit.inference.ensemble`: why not averaged posteriors), or with ``--combine rover``
-the words that most members put in each place (:mod:`seqkit.inference.rover`).  Beam search options apply
-to every model.  JSONL records of an ensemble also hold each member's transcript (``members``, in
+the words that most members put in each place (:mod:`seqkit.inference.rover`), or with
+``--combine rescore`` (beam search with a lexicon) the best of all members' ``--nbest`` lists by
+the members' mean CTC log-likelihood and the LM (:mod:`seqkit.inference.rescoring`).  Beam search
+options apply to every model.  JSONL records of an ensemble also hold each member's transcript (``members``, in
 ``--ckpt`` order), and ``--wer`` scores each member beside the combination.
 
 A model trained with per-speaker CMVN (``SpeakerCMVN``) first reads the inputs once for each
@@ -40,6 +42,7 @@ from seqkit.inference.chunking import model_geometry, plan_windows
 from seqkit.inference.ensemble import EnsembleTranscriber, closest_to_the_others
 from seqkit.inference.inputs import InputItem, add_input_arguments, read_inputs, reorder
 from seqkit.inference.reader import open_reader
+from seqkit.inference.rescoring import RescoringEnsemble
 from seqkit.inference.rover import rover
 from seqkit.inference.speaker_statistics import prepare_speaker_statistics
 from seqkit.inference.transcriber import Transcriber
@@ -52,9 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ckpt", required=True, action="append",
                         help="checkpoint written by `seqkit fit`; repeated (--ckpt A --ckpt B --ckpt C): an "
                              "ensemble, the transcript that agrees most with the others' is kept")
-    parser.add_argument("--combine", choices=["closest", "rover"], default="closest",
+    parser.add_argument("--combine", choices=["closest", "rover", "rescore"], default="closest",
                         help="an ensemble's transcripts: keep the one closest to the others, or vote word by word "
-                             "(ROVER), which can mend each member's errors with the others' words")
+                             "(ROVER), which can mend each member's errors with the others' words, or pool every "
+                             "member's --nbest transcripts and keep the one all members' acoustic scores and the LM "
+                             "rate best (needs --decoder beam with --lm-text)")
+    parser.add_argument("--nbest", type=int, default=16,
+                        help="with --combine rescore: transcripts each member's beam search proposes")
     parser.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
     parser.add_argument("--beam-size", type=int, help="beam width (default: the checkpoint's decoder's, else 32)")
     parser.add_argument("--lm-text", help="word lexicon and n-gram LM from these transcripts: a JSONL manifest "
@@ -142,8 +149,14 @@ def main(argv: list[str] | None = None) -> int:
                 rate = members[-1].sample_rate
                 plan_windows(int(3 * args.chunk_seconds * rate), int(args.chunk_seconds * rate),
                              int(args.overlap_seconds * rate), model_geometry(task))
-        combine = rover if args.combine == "rover" else closest_to_the_others
-        transcriber = members[0] if len(members) == 1 else EnsembleTranscriber(members, args.ckpt, combine)
+        if args.combine == "rescore" and args.decoder != "beam":
+            raise ValueError("--combine rescore rescores beam search's N-best lists: add --decoder beam --lm-text ...")
+        if len(members) == 1:
+            transcriber = members[0]
+        elif args.combine == "rescore":
+            transcriber = RescoringEnsemble(members, args.ckpt, args.nbest)
+        else:
+            transcriber = EnsembleTranscriber(members, args.ckpt, rover if args.combine == "rover" else closest_to_the_others)
         speakers = prepare_speaker_statistics([m.task for m in members], items, args.speaker)
     except (FileNotFoundError, ValueError) as err:  # ManifestError, UntrustedCheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
@@ -205,8 +218,7 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
                 texts, words = _decode(transcriber, frames, args.timestamps)
                 phones = transcriber.phonemes(frames) if with_phones else []
             elif ensemble:
-                members = transcriber.hypotheses(waves, group_speakers)
-                texts = [transcriber.combine(hypotheses) for hypotheses in members]
+                texts, members = transcriber.combined(waves, group_speakers)
             else:
                 texts = transcriber.transcribe(waves, group_speakers)
         seconds = time.perf_counter() - start
@@ -239,8 +251,7 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
                     text, words = texts[0], None if timed is None else timed[0]
                     phone = transcriber.phonemes(frames)[0] if with_phones else None
                 elif ensemble:
-                    members = transcriber.long_hypotheses(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)
-                    text = transcriber.combine(members)
+                    text, members = transcriber.combined_long(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)
                 else:
                     text = transcriber.transcribe_long(reader, args.chunk_seconds, args.overlap_seconds, progress, speaker)
             finally:

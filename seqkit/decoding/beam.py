@@ -262,8 +262,46 @@ class BeamSearchDecoder:
             results.append((self._text(hypo), spans_from_starts([t for t, _ in kept], [f for _, f in kept], best)))
         return results
 
+    def nbest(self, log_probs: Tensor, lengths: Tensor, n: int) -> list[list[str]]:
+        """Up to ``n`` different transcripts per sequence, best first (none for an empty one).
+        Shapes as :meth:`decode`.
+
+        They come from the final beam, so ``n`` above ``beam_size`` adds nothing; hypotheses
+        that differ only in their path (the frames, a homophone's spelling) count once."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        texts = []
+        for hypos in self._hypotheses(log_probs, lengths, n):
+            distinct = dict.fromkeys(self._text(hypo) for hypo in hypos)
+            texts.append(list(distinct))
+        return texts
+
+    def text_score(self, words: list[str]) -> float:
+        """What the search adds to a transcript's acoustic score (emission log-probs): the LM's
+        log10 probability of ``words``, end of sentence included, times ``lm_weight``, plus
+        ``word_score`` per word.  Lexicon decoding only; every word must be in the lexicon."""
+        if self._decoder is None:
+            raise RuntimeError("call prepare() before text_score()")
+        if self.lexicon_free:
+            raise ValueError("text_score is for lexicon decoding: lexicon-free, the LM scores tokens, not words")
+        score = self.word_score * len(words)
+        if self.lm_weight <= 0:
+            return score
+        lm, vocabulary = self._decoder.lm, self._decoder.word_dict
+        state, total = lm.start(False), 0.0
+        for word in words:
+            if not vocabulary.contains(word):
+                raise ValueError(f"{word!r} is not in the decoder's lexicon")
+            state, log10_prob = lm.score(state, vocabulary.get_index(word))
+            total += log10_prob
+        return score + self.lm_weight * (total + lm.finish(state)[1])
+
     def _best(self, log_probs: Tensor, lengths: Tensor) -> list:
         """Flashlight's best hypothesis per sequence (None for an empty one)."""
+        return [hypos[0] if hypos else None for hypos in self._hypotheses(log_probs, lengths, 1)]
+
+    def _hypotheses(self, log_probs: Tensor, lengths: Tensor, n: int) -> list[list]:
+        """Flashlight's ``n`` best hypotheses per sequence, best first ([] for an empty one)."""
         if self._decoder is None or self._tokenizer is None:
             raise RuntimeError("call prepare() before decode()")
         if log_probs.dim() != 3 or log_probs.shape[2] != self._tokenizer.vocab_size:
@@ -271,15 +309,15 @@ class BeamSearchDecoder:
                 f"log_probs must be (B, T, {self._tokenizer.vocab_size}), got {tuple(log_probs.shape)}"
             )
         emissions, lengths = self._emissions(log_probs, lengths)
-        best = []
+        self._decoder.nbest = n  # torchaudio's decoder keeps this many of flashlight's final beam
+        hypotheses = []
         for b in range(emissions.shape[0]):
             if lengths[b] == 0:
-                best.append(None)  # flashlight returns no hypothesis for an empty input
+                hypotheses.append([])  # flashlight returns no hypothesis for an empty input
                 continue
             # One sequence at a time so empty inputs never reach flashlight.
-            hypos = self._decoder(emissions[b : b + 1], lengths[b : b + 1])[0]
-            best.append(hypos[0] if hypos else None)
-        return best
+            hypotheses.append(list(self._decoder(emissions[b : b + 1], lengths[b : b + 1])[0]))
+        return hypotheses
 
     def _text(self, hypo) -> str:
         if not self.lexicon_free:

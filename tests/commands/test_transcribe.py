@@ -383,3 +383,29 @@ def test_wer_of_a_phoneme_model_adds_the_phoneme_error_rate_of_its_greedy_output
     # Without --wer, or for a character model, records stay as they were.
     code, out, err = run(capsys, "--ckpt", str(ckpt), "--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl")
     assert code == 0 and "phones" not in json.loads(out.splitlines()[0]) and "PER" not in err
+
+
+def test_rescoring_pools_the_members_nbest_lists_across_units(
+    capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], phoneme_ckpt: Path, long_recording: Path
+) -> None:
+    members = ["--ckpt", str(phoneme_ckpt), "--ckpt", str(digits_ckpt)]
+    manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl", "--wer"]
+    beam = ["--decoder", "beam", "--beam-size", "8", "--lm-text", str(digits_corpus / "train.jsonl"), "--lm-weight", "0.5"]
+    code, out, err = run(capsys, *members, *manifest, *beam, "--combine", "rescore", "--nbest", "4")
+    assert code == 0 and "each member alone:" in err
+    records = [json.loads(line) for line in out.splitlines()]
+    for index, ckpt in enumerate((phoneme_ckpt, digits_ckpt)):  # `members`: each model's own beam search
+        _, alone, _ = run(capsys, "--ckpt", str(ckpt), *manifest, *beam)
+        assert [r["members"][index] for r in records] == [json.loads(line)["text"] for line in alone.splitlines()]
+    hypotheses = [r["text"].split() for r in records]
+    assert all(set(words) <= DIGITS for words in hypotheses)
+    errors = sum(Levenshtein.distance(h, u["text"].split()) for h, u in zip(hypotheses, utterances))
+    assert errors <= 0.1 * sum(len(u["text"].split()) for u in utterances)
+    # A long recording in windows: each member's frames of the whole, then the same rescoring.
+    code, out, _ = run(capsys, *members, str(long_recording), "--chunk-seconds", "4", *beam, "--combine", "rescore")
+    assert code == 0 and len(texts(out)[str(long_recording)].split()) > 10
+
+    code, _, err = run(capsys, *members, str(long_recording), "--combine", "rescore")
+    assert code == 2 and "--combine rescore rescores beam search's N-best lists: add --decoder beam" in err
+    code, _, err = run(capsys, *members, str(long_recording), "--combine", "rescore", "--decoder", "beam")
+    assert code == 2 and f"{phoneme_ckpt}: rescoring needs every member's beam search with a lexicon" in err

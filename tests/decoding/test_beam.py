@@ -311,3 +311,38 @@ def test_homophones_the_lm_cannot_tell_apart_go_to_the_more_frequent_word(tmp_pa
     assert decoder.decode(log_probs, lengths) == ["a son", "my son"]
     lexicon = (tmp_path / "lexicon.txt").read_text().splitlines()
     assert ("sun\tS AH N |" in lexicon) == (lm_weight > 0)  # without an LM nothing could ever choose it
+
+
+def test_nbest_lists_different_transcripts_best_first(char_tokenizer, tmp_path: Path) -> None:
+    c, b = char_tokenizer.encode("c")[0], char_tokenizer.encode("b")[0]
+    frames = _frames(char_tokenizer, "the cat sat")
+    frames[8] = {c: 0.48, b: 0.45}  # "cat" or "bat"
+    log_probs, lengths = _emissions([frames, _frames(char_tokenizer, "a dog")], char_tokenizer.vocab_size)
+    decoder = _prepared(char_tokenizer, tmp_path, beam_size=16)
+    lists = decoder.nbest(log_probs, lengths, 5)
+    assert [texts[0] for texts in lists] == decoder.decode(log_probs, lengths)  # the best is decode()'s
+    assert lists[0][:2] == ["the cat sat", "the bat sat"]
+    assert all(len(texts) == len(set(texts)) <= 5 for texts in lists)  # each transcript once
+    assert decoder.nbest(log_probs, lengths, 1) == [[texts[0]] for texts in lists]
+    assert decoder.decode(log_probs, lengths) == ["the cat sat", "a dog"]  # nbest leaves decode() as it was
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        decoder.nbest(log_probs, lengths, 0)
+
+
+def test_text_score_is_the_weighted_lm_and_word_scores_the_search_adds(char_tokenizer, tmp_path: Path) -> None:
+    from arpa_reader import ArpaReader
+
+    decoder = _prepared(char_tokenizer, tmp_path, lm_weight=1.5, word_score=0.5)
+    arpa = ArpaReader(tmp_path / "lm.arpa")
+    for sentence in (["the", "cat", "sat", "on", "the", "mat"], ["mat", "the", "a"], []):
+        history, log10_prob = ("<s>",), 0.0
+        for word in sentence + ["</s>"]:
+            log10_prob += arpa.log10_prob(word, history)
+            history += (word,)
+        assert decoder.text_score(sentence) == pytest.approx(1.5 * log10_prob + 0.5 * len(sentence), abs=1e-4)
+    assert decoder.text_score(["the", "cat"]) > decoder.text_score(["cat", "the"])
+    assert _prepared(char_tokenizer, tmp_path / "no_lm", word_score=-2.0).text_score(["a", "cat"]) == -4.0
+    with pytest.raises(ValueError, match="'cta' is not in the decoder's lexicon"):
+        decoder.text_score(["the", "cta"])
+    with pytest.raises(ValueError, match="lexicon decoding"):
+        _prepared(char_tokenizer, tmp_path / "free", lexicon_free=True).text_score(["a"])
