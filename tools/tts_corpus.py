@@ -37,7 +37,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -66,6 +66,25 @@ class Speaker:
     rate: float  # eSpeak: words per minute; Flite, Festival: duration stretch (> 1 is slower)
 
 
+@dataclass(frozen=True)
+class CommandEngine:
+    """A synthesiser run once per utterance as a command (Flite, Festival)."""
+
+    available_voices: Callable[[], list[str]]  # the expected voices this machine has
+    own_pitch: dict[str, float]  # voice -> its own mean F0 in Hz, which a speaker's pitch scales
+    speak: Callable[[Speaker, str, Path], tuple[np.ndarray, int]]  # (speaker, text, scratch wav) -> audio, rate
+
+
+COMMAND_ENGINES = {
+    "flite": CommandEngine(lambda: flite_digits.available_voices("flite"), flite_digits.VOICES,
+                           lambda speaker, text, wav: flite_digits.speak("flite", speaker.voice, text, speaker.rate,
+                                                                         speaker.pitch, wav)),
+    "festival": CommandEngine(festival_speech.available_voices, festival_speech.VOICES,
+                              lambda speaker, text, wav: festival_speech.speak(speaker.voice, text, speaker.rate,
+                                                                               speaker.pitch, wav)),
+}
+
+
 def draw_speakers(engine: str, voices: Sequence[str], count: int, rng: np.random.Generator,
                   prefix: str) -> list[Speaker]:
     """``count`` speakers named ``{prefix}-{k}``, cycling through ``voices``."""
@@ -77,7 +96,7 @@ def draw_speakers(engine: str, voices: Sequence[str], count: int, rng: np.random
             speakers.append(Speaker(f"{prefix}-{k}", voice, float(rng.integers(25, 80)), int(rng.integers(20, 80)),
                                     float(rng.integers(80, 150))))
         else:
-            own_pitch = (flite_digits.VOICES if engine == "flite" else festival_speech.VOICES)[voice]
+            own_pitch = COMMAND_ENGINES[engine].own_pitch[voice]
             speakers.append(Speaker(f"{prefix}-{k}", voice, own_pitch * float(rng.uniform(0.8, 1.5)), 0,
                                     float(rng.uniform(1.1, 1.7))))
     return speakers
@@ -116,7 +135,7 @@ def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per
         voices = synth_digits.available_speakers(data)
         synth = EspeakSynth(lib, data)
     else:
-        voices = (flite_digits if engine == "flite" else festival_speech).available_voices(engine)
+        voices = COMMAND_ENGINES[engine].available_voices()
         synth = None
     if not voices:
         raise RuntimeError(f"{engine} offers none of the expected English voices")
@@ -134,12 +153,8 @@ def build(texts: list[tuple[str, str]], out: Path, engine: str, copies: int, per
                 try:
                     if synth is not None:
                         audio, rate = speak_espeak(synth, speaker, text.lower(), utt_seed)
-                    elif engine == "flite":
-                        audio, rate = flite_digits.speak("flite", speaker.voice, text.lower(), speaker.rate,
-                                                         speaker.pitch, Path(scratch) / "utt.wav")
                     else:
-                        audio, rate = festival_speech.speak(speaker.voice, text.lower(), speaker.rate, speaker.pitch,
-                                                            Path(scratch) / "utt.wav")
+                        audio, rate = COMMAND_ENGINES[engine].speak(speaker, text.lower(), Path(scratch) / "utt.wav")
                     if audio.size == 0:
                         raise RuntimeError(f"{engine} produced no audio: {text!r}")
                 except (RuntimeError, subprocess.CalledProcessError) as err:
@@ -165,7 +180,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     source.add_argument("--manifest", type=Path, help="manifest whose transcripts are spoken")
     source.add_argument("--text", type=Path, help="plain text file: each non-blank line is spoken")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--engine", choices=("espeak", "flite", "festival"), required=True)
+    parser.add_argument("--engine", choices=("espeak", *COMMAND_ENGINES), required=True)
     parser.add_argument("--copies", type=int, default=1, help="times each transcript is spoken (by different speakers)")
     parser.add_argument("--per-speaker", type=int, default=20, help="utterances each synthetic speaker reads")
     parser.add_argument("--prefix", help="speakers PREFIX-0, PREFIX-1, ... and ids PREFIX0_... (default: the engine); "
