@@ -26,7 +26,15 @@ from seqkit.inference.ensemble import EnsembleTranscriber
 from seqkit.inference.transcriber import Transcriber
 
 
-def ctc_log_likelihoods(log_probs: Tensor, targets: list[list[int] | None], blank: int) -> Tensor:
+# The CTC forward pass keeps frames x (2 x labels + 1) float64 values per transcript, so its
+# memory grows with the square of a recording's length: transcripts go through in groups of
+# at most BATCH_BYTES, and a recording whose single transcript needs over MAX_BYTES is refused.
+BATCH_BYTES = 256 * 2**20
+MAX_BYTES = 4 * 2**30
+
+
+def ctc_log_likelihoods(log_probs: Tensor, targets: list[list[int] | None], blank: int,
+                        batch_bytes: int = BATCH_BYTES) -> Tensor:
     """log P(target | frames) summed over all CTC alignments, per target; -inf for None or one
     too long for the frames.  log_probs: (T, V); returns (H,) float64."""
     scores = torch.full((len(targets),), float("-inf"), dtype=torch.float64)
@@ -34,13 +42,22 @@ def ctc_log_likelihoods(log_probs: Tensor, targets: list[list[int] | None], blan
     if not spelled or log_probs.shape[0] == 0:
         return scores
     frames = log_probs.shape[0]
+    per_target = 8 * frames * (2 * max(len(targets[h]) for h in spelled) + 1)
+    if per_target > MAX_BYTES:
+        raise ValueError(f"rescoring {frames} frames needs {per_target / 2**30:.1f} GiB a transcript; "
+                         "use --combine rover for recordings this long")
+    group = max(1, batch_bytes // per_target)
     # float64: the sums of a long utterance differ in their last digits between transcripts.
-    batch = log_probs.double()[:, None, :].expand(frames, len(spelled), log_probs.shape[1])  # (T, H', V)
-    flat = torch.tensor([i for h in spelled for i in targets[h]], dtype=torch.long)
-    target_lengths = torch.tensor([len(targets[h]) for h in spelled], dtype=torch.long)
-    nll = F.ctc_loss(batch, flat, torch.full((len(spelled),), frames, dtype=torch.long), target_lengths,
-                     blank=blank, reduction="none", zero_infinity=False)  # inf where impossible
-    scores[spelled] = -nll
+    emissions = log_probs.double()
+    with torch.no_grad():
+        for first in range(0, len(spelled), group):
+            ids = spelled[first : first + group]
+            batch = emissions[:, None, :].expand(frames, len(ids), emissions.shape[1])  # (T, H', V)
+            flat = torch.tensor([i for h in ids for i in targets[h]], dtype=torch.long)
+            target_lengths = torch.tensor([len(targets[h]) for h in ids], dtype=torch.long)
+            nll = F.ctc_loss(batch, flat, torch.full((len(ids),), frames, dtype=torch.long), target_lengths,
+                             blank=blank, reduction="none", zero_infinity=False)  # inf where impossible
+            scores[ids] = -nll
     return scores
 
 

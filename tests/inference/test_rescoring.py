@@ -43,6 +43,14 @@ def test_ctc_log_likelihood_sums_every_alignment() -> None:
         assert score == pytest.approx(brute_force(target), abs=1e-6)
     assert scores[5] == float("-inf")  # a transcript the member cannot spell
     assert scores[6] == float("-inf")  # two repeats: seven frames at least
+    # In groups of one transcript (a long recording's memory budget): the same scores.
+    assert torch.equal(ctc_log_likelihoods(log_probs, targets, blank=0, batch_bytes=1), scores)
+
+
+def test_a_recording_too_long_to_rescore_is_refused() -> None:
+    log_probs = torch.zeros(40_000, 2).log_softmax(dim=-1)  # about half an hour at 40 ms a frame
+    with pytest.raises(ValueError, match=r"rescoring 40000 frames needs 4\.5 GiB a transcript; use --combine rover"):
+        ctc_log_likelihoods(log_probs, [[1] * 7_500], blank=0)
 
 
 def member(tokenizer: CharTokenizer, tmp_path: Path, **beam_options) -> Transcriber:
