@@ -218,12 +218,15 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
                 texts, words = _decode(transcriber, frames, args.timestamps)
                 phones = transcriber.phonemes(frames) if with_phones else []
             elif ensemble:
-                texts, members = transcriber.combined(waves, group_speakers)
+                texts, members = _combined(transcriber, waves, group_speakers, [items[i] for i in kept], bar)
             else:
                 texts = transcriber.transcribe(waves, group_speakers)
         seconds = time.perf_counter() - start
         audio = sum(w.numel() for w in waves) / transcriber.sample_rate
         for index, (i, wave, text) in enumerate(zip(kept, waves, texts)):
+            if text is None:  # refused by the combination, reported by _combined
+                results[i] = None
+                continue
             duration = wave.numel() / transcriber.sample_rate
             # The batch's time, shared by audio duration (each item's share of the work).
             results[i] = _record(items[i], text, duration, seconds * duration / audio if audio else 0.0,
@@ -268,6 +271,26 @@ def _run(items: list[InputItem], speakers: list[str] | None, transcriber: Transc
         emit()
     bar.close()
     return records, failures
+
+
+def _combined(ensemble: EnsembleTranscriber, waves: list, speakers: list[str] | None, items: list[InputItem],
+              bar: tqdm) -> tuple[list[str | None], list[list[str] | None]]:
+    """An ensemble's texts and members' texts of one batch; a recording the combination refuses
+    (too long to rescore whole) is named and gets None, and the others still run."""
+    try:
+        return ensemble.combined(waves, speakers)
+    except ValueError:
+        texts, members = [], []
+        for index, item in enumerate(items):  # again one by one, to find the one refused
+            try:
+                (text,), (hypotheses,) = ensemble.combined(waves[index : index + 1],
+                                                          None if speakers is None else speakers[index : index + 1])
+            except ValueError as err:
+                bar.write(f"error: {item.label}: {err}", file=sys.stderr)
+                text, hypotheses = None, None
+            texts.append(text)
+            members.append(hypotheses)
+        return texts, members
 
 
 def _decode(transcriber: Transcriber, frames: list, timestamps: bool) -> tuple[list[str], list[list[dict]] | None]:

@@ -386,7 +386,7 @@ def test_wer_of_a_phoneme_model_adds_the_phoneme_error_rate_of_its_greedy_output
 
 
 def test_rescoring_pools_the_members_nbest_lists_across_units(
-    capsys, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], phoneme_ckpt: Path, long_recording: Path
+    capsys, monkeypatch, digits_ckpt: Path, digits_corpus: Path, utterances: list[dict], phoneme_ckpt: Path, long_recording: Path
 ) -> None:
     members = ["--ckpt", str(phoneme_ckpt), "--ckpt", str(digits_ckpt)]
     manifest = ["--manifest", str(digits_corpus / "dev.jsonl"), "--format", "jsonl", "--wer"]
@@ -404,6 +404,16 @@ def test_rescoring_pools_the_members_nbest_lists_across_units(
     # A long recording in windows: each member's frames of the whole, then the same rescoring.
     code, out, _ = run(capsys, *members, str(long_recording), "--chunk-seconds", "4", *beam, "--combine", "rescore")
     assert code == 0 and len(texts(out)[str(long_recording)].split()) > 10
+
+    # Unwindowed, a recording too long to rescore whole is named and left out; its batch's others still run.
+    import seqkit.inference.rescoring as rescoring
+
+    short = [str(digits_corpus / u["audio"]) for u in utterances[:2]]
+    code, alone, _ = run(capsys, *members, *short, *beam, "--combine", "rescore")
+    monkeypatch.setattr(rescoring, "MAX_BYTES", 200_000)  # about 5 s of audio instead of about 25 min
+    code, out, err = run(capsys, *members, *short, str(long_recording), "--chunk-seconds", "0", *beam, "--combine", "rescore")
+    assert code == 1 and f"error: {long_recording}: rescoring" in err and "use --combine rover" in err
+    assert texts(out) == texts(alone) and "2 recording(s), 1 failed" in err
 
     code, _, err = run(capsys, *members, str(long_recording), "--combine", "rescore")
     assert code == 2 and "--combine rescore rescores beam search's N-best lists: add --decoder beam" in err
