@@ -65,7 +65,8 @@ class RescoringEnsemble(EnsembleTranscriber):
     """:class:`EnsembleTranscriber` whose members' N-best lists are pooled and rescored.
 
     Every member needs a lexicon beam decoder (``Transcriber.beam``); ``nbest``: the
-    proposals each member adds to the pool."""
+    proposals each member adds to the pool.  :meth:`hypotheses` stays the base class's: each
+    member's own best, the first of its N-best list."""
 
     def __init__(self, members: list[Transcriber], names: list[str], nbest: int = 16) -> None:
         for member, name in zip(members, names):
@@ -112,13 +113,6 @@ class RescoringEnsemble(EnsembleTranscriber):
         if not torch.isfinite(totals).any():
             return tops[0], tops  # no candidate every member can read: the first member's own
         return candidates[int(torch.argmax(totals))], tops
-
-    def hypotheses(self, waveforms: list[Tensor], speakers: list[str] | None = None) -> list[list[str]]:
-        return self.combined(waveforms, speakers)[1]
-
-    def long_hypotheses(self, reader, chunk_seconds: float, overlap_seconds: float,
-                        progress: Callable[[int, int], None] | None = None, speaker: str | None = None) -> list[str]:
-        return self.combined_long(reader, chunk_seconds, overlap_seconds, progress, speaker)[1]
 
 
 def _targets(member: Transcriber, text: str) -> list[int] | None:

@@ -143,3 +143,13 @@ def test_members_need_a_lexicon_beam_search(tokenizer: CharTokenizer, tmp_path: 
         RescoringEnsemble([with_lexicon, free], ["a.ckpt", "c.ckpt"])
     with pytest.raises(ValueError, match="nbest must be >= 1"):
         RescoringEnsemble([with_lexicon, with_lexicon], ["a", "b"], nbest=0)
+
+
+def test_members_transcripts_are_each_members_own_best(tokenizer: CharTokenizer, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    members = [member(tokenizer, tmp_path / str(k)) for k in range(2)]  # untrained: real frames, differing
+    waves = [torch.randn(n) for n in (4000, 7000)]
+    ensemble = RescoringEnsemble(members, ["a", "b"], nbest=4)
+    texts, tops = ensemble.combined(waves)
+    assert tops == ensemble.hypotheses(waves) == [list(h) for h in zip(*(m.transcribe(waves) for m in members))]
+    assert ensemble.transcribe(waves) == texts
